@@ -1,0 +1,3 @@
+"""retrain-assets: daily model retraining as Dagster software-defined assets."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,107 @@
+"""What makes the service run by itself: the job, the daily schedule and the new-data sensor."""
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from retrain_assets.assets import GROUP, daily_partitions
+from retrain_assets.notifications import notification_hooks
+from retrain_assets.settings import settings
+from retrain_assets.sources import scan_landing_dir
+
+SETTINGS = settings()
+
+# Retrain runs carry this tag; dagster.yaml lets one such run execute at a time, so days are
+# ingested, trained and deployed in the order their runs were queued (date order).
+LANE_TAG = {"retrain_assets/lane": "retrain"}
+
+retrain_job = dg.define_asset_job(
+    name="retrain_job",
+    selection=dg.AssetSelection.groups(GROUP),  # the four assets and their check
+    partitions_def=daily_partitions,
+    # In-process: the multiprocess executor spends seconds per run starting processes,
+    # far more than a day's work here.
+    executor_def=dg.in_process_executor,
+    tags=LANE_TAG,
+    hooks=notification_hooks(),
+    description="Ingest, train, evaluate, gate and deploy one day (or a batch of days).",
+)
+
+
+def previous_day(moment: dt.datetime) -> str:
+    return (moment.astimezone(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
+
+
+@dg.schedule(
+    job=retrain_job,
+    cron_schedule=SETTINGS.schedule_cron,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Retrains on the previous day's partition (RETRAIN_SCHEDULE_CRON, UTC).",
+)
+def retrain_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    day = previous_day(context.scheduled_execution_time)
+    if day < SETTINGS.start_date:
+        return dg.SkipReason(f"{day} is before RETRAIN_START_DATE {SETTINGS.start_date}")
+    return dg.RunRequest(run_key=f"schedule:{day}", partition_key=day)
+
+
+# A file modified this recently may still be being written; it is picked up on a later tick.
+SETTLE_SECONDS = 2.0
+
+
+def _load_cursor(raw: str | None) -> dict[str, dict[str, str]]:
+    if not raw:
+        return {"seen": {}, "ignored": {}}
+    cursor = json.loads(raw)
+    return {"seen": cursor.get("seen", {}), "ignored": cursor.get("ignored", {})}
+
+
+@dg.sensor(
+    job=retrain_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests a run for day D when RETRAIN_DATA_DIR gets a new or changed "
+    "YYYY-MM-DD.csv|parquet file; one run per file version.",
+)
+def new_data_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    if SETTINGS.data_dir is None:
+        return dg.SkipReason("RETRAIN_DATA_DIR is not set: the demo stream has no files to watch")
+    return evaluate_landing_dir(context, SETTINGS.data_dir, SETTINGS.start_date)
+
+
+def evaluate_landing_dir(
+    context: dg.SensorEvaluationContext, directory: Path, start_date: str, now: float | None = None
+) -> dg.SensorResult:
+    cursor = _load_cursor(context.cursor)
+    scan = scan_landing_dir(directory, start_date)
+    now = time.time() if now is None else now
+    last_day = daily_partitions.get_last_partition_key()
+    requests: list[dg.RunRequest] = []
+    for name, why in scan.ignored:
+        if cursor["ignored"].get(name) != why:
+            context.log.info(f"ignoring {name}: {why}")
+            cursor["ignored"][name] = why
+    for day in sorted(scan.files):  # oldest first: runs are queued, and run, in date order
+        files = scan.files[day]
+        if last_day is None or day > last_day:
+            continue  # a future day: its partition does not exist yet
+        if len(files) > 1:
+            names = " and ".join(f.path.name for f in files)
+            if cursor["ignored"].get(day) != names:
+                context.log.warning(f"ignoring {day}: both {names} exist; keep one")
+                cursor["ignored"][day] = names
+            continue
+        landing = files[0]
+        if now - landing.mtime_ns / 1e9 < SETTLE_SECONDS:
+            continue
+        if cursor["seen"].get(day) == landing.version:
+            continue
+        cursor["seen"][day] = landing.version
+        requests.append(
+            dg.RunRequest(run_key=f"{landing.path.name}@{landing.version}", partition_key=day)
+        )
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))

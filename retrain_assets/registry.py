@@ -1,0 +1,239 @@
+"""A versioned model registry on a filesystem, safe against crashes and concurrent deploys.
+
+Layout under <root>/<model name>/:
+    versions/<version>/model.skops, versions/<version>/card.json   (written once, never changed)
+    current.json     the live version, replaced atomically
+    history.jsonl    append-only: deployed, superseded, rolled_back
+
+A version directory is built under a temporary name and renamed into place, so every directory
+under versions/ is complete; current.json only ever names such a directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from retrain_assets.storage import dump_json, fsync_dir, write_atomic
+
+MODEL_FILE = "model.skops"
+CARD_FILE = "card.json"
+FIRST_VERSION = "0.1.0"
+
+
+class RegistryError(RuntimeError):
+    """The registry is missing something or holds a file that fails its checksum."""
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    version: str
+    event: str  # "deployed", "superseded" or "unchanged" (identical artifact already live)
+    previous_live: str | None
+    live: str | None
+    created: bool  # whether a new version directory was written
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def version_key(version: str) -> tuple[int, int, int]:
+    major, minor, patch = (int(p) for p in version.split("."))
+    return major, minor, patch
+
+
+def next_version(latest: Mapping[str, Any] | None, card: Mapping[str, Any]) -> str:
+    """Patch for a retrain of the same model; minor when the features or the estimator change."""
+    if latest is None:
+        return FIRST_VERSION
+    major, minor, patch = version_key(latest["version"])
+    same_kind = list(latest.get("features", [])) == list(card.get("features", [])) and latest.get(
+        "estimator"
+    ) == card.get("estimator")
+    return f"{major}.{minor}.{patch + 1}" if same_kind else f"{major}.{minor + 1}.0"
+
+
+class ModelRegistry:
+    def __init__(self, root: Path, model_name: str) -> None:
+        self.root = Path(root) / model_name
+        self.model_name = model_name
+        self.versions_dir = self.root / "versions"
+        self.current_path = self.root / "current.json"
+        self.history_path = self.root / "history.jsonl"
+
+    # ---- reading -------------------------------------------------------------------------
+    def versions(self) -> list[str]:
+        if not self.versions_dir.is_dir():
+            return []
+        names = [p.name for p in self.versions_dir.iterdir() if not p.name.startswith(".")]
+        return sorted(names, key=version_key)
+
+    def card(self, version: str) -> dict[str, Any]:
+        path = self.versions_dir / version / CARD_FILE
+        if not path.exists():
+            raise RegistryError(f"{self.model_name}: version {version} does not exist ({path})")
+        return json.loads(path.read_text())
+
+    def current(self) -> dict[str, Any] | None:
+        if not self.current_path.exists():
+            return None
+        return json.loads(self.current_path.read_text())
+
+    def live_card(self) -> dict[str, Any] | None:
+        live = self.current()
+        return None if live is None else self.card(live["version"])
+
+    def load_bytes(self, version: str) -> bytes:
+        """The model file of a version, after checking it against the card's sha256."""
+        card = self.card(version)
+        data = (self.versions_dir / version / MODEL_FILE).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != card["sha256"]:
+            raise RegistryError(
+                f"{self.model_name} {version}: {MODEL_FILE} sha256 {digest} does not match "
+                f"card.json {card['sha256']}; the file was altered or damaged"
+            )
+        return data
+
+    def history(self) -> list[dict[str, Any]]:
+        if not self.history_path.exists():
+            return []
+        events = []
+        for line in self.history_path.read_text().splitlines():
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash mid-append
+        return events
+
+    # ---- writing -------------------------------------------------------------------------
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        # One deploy at a time per model, across processes (runs, retries, manual deploys).
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _append_history(self, event: dict[str, Any]) -> None:
+        line = json.dumps(event, sort_keys=True) + "\n"
+        fd = os.open(self.history_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _find_by_sha(self, digest: str) -> str | None:
+        for version in self.versions():
+            if self.card(version).get("sha256") == digest:
+                return version
+        return None
+
+    def _write_version(self, version: str, model_bytes: bytes, card: dict[str, Any]) -> None:
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        staging = self.versions_dir / f".tmp-{version}-{uuid.uuid4().hex}"
+        staging.mkdir()
+        write_atomic(staging / MODEL_FILE, model_bytes)
+        write_atomic(staging / CARD_FILE, dump_json(card))
+        os.rename(staging, self.versions_dir / version)  # the version appears whole or not at all
+        fsync_dir(self.versions_dir)
+
+    def _clean_staging(self) -> None:
+        if self.versions_dir.is_dir():
+            for leftover in self.versions_dir.glob(".tmp-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+
+    def _point_to(
+        self, card: Mapping[str, Any], partition: str, run_id: str, event: str, previous: str | None
+    ) -> None:
+        at = _now()
+        pointer = {
+            "version": card["version"],
+            "partition": partition,
+            "sha256": card["sha256"],
+            "run_id": run_id,
+            "deployed_at": at,
+        }
+        write_atomic(self.current_path, dump_json(pointer))
+        self._append_history(
+            {
+                "event": event,
+                "version": card["version"],
+                "partition": partition,
+                "run_id": run_id,
+                "at": at,
+                "previous": previous,
+            }
+        )
+
+    def deploy(
+        self, model_bytes: bytes, card: Mapping[str, Any], *, partition: str, run_id: str
+    ) -> DeployResult:
+        """Publish a model and move the live pointer to it unless that would go backwards.
+
+        `card` carries the facts to record (metrics, threshold, estimator, params, features, data
+        fingerprint, code version); version, partition, sha256, run_id and created_at are added.
+        """
+        digest = hashlib.sha256(model_bytes).hexdigest()
+        with self._locked():
+            self._clean_staging()
+            live = self.current()
+            version = self._find_by_sha(digest)
+            created = version is None
+            if version is None:
+                versions = self.versions()
+                latest = self.card(versions[-1]) if versions else None
+                version = next_version(latest, card)
+                full_card = {
+                    **card,
+                    "model": self.model_name,
+                    "version": version,
+                    "partition": partition,
+                    "sha256": digest,
+                    "run_id": run_id,
+                    "created_at": _now(),
+                }
+                self._write_version(version, model_bytes, full_card)
+            stored = self.card(version)
+            previous = live["version"] if live else None
+            if live is not None and live["version"] == version:
+                return DeployResult(version, "unchanged", previous, previous, created)
+            if live is None or partition >= live["partition"]:
+                self._point_to(stored, partition, run_id, "deployed", previous)
+                return DeployResult(version, "deployed", previous, version, created)
+            # An older day (a backfill) never moves the live model backwards.
+            self._append_history(
+                {
+                    "event": "superseded",
+                    "version": version,
+                    "partition": partition,
+                    "run_id": run_id,
+                    "at": _now(),
+                    "live": previous,
+                }
+            )
+            return DeployResult(version, "superseded", previous, previous, created)
+
+    def rollback(self, version: str, *, run_id: str = "manual") -> DeployResult:
+        """Make an existing, checksum-verified version live again."""
+        with self._locked():
+            self.load_bytes(version)
+            previous = (self.current() or {}).get("version")
+            card = self.card(version)
+            self._point_to(card, card["partition"], run_id, "rolled_back", previous)
+            return DeployResult(version, "rolled_back", previous, version, False)

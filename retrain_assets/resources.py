@@ -1,0 +1,89 @@
+"""Dagster resources: the one place where the environment picks paths, sources and clients."""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from retrain_assets.registry import ModelRegistry
+from retrain_assets.settings import Settings
+from retrain_assets.sources import DataSource, make_source
+from retrain_assets.storage import ArtifactStore
+from retrain_assets.telegram import TelegramClient
+
+
+class RetrainResource(dg.ConfigurableResource):
+    """Where data comes from and goes to, and the rules of the gate."""
+
+    data_dir: str | None = None  # None: the built-in demo stream
+    storage_dir: str
+    registry_dir: str
+    model_name: str = "classifier"
+    target_column: str = "target"
+    start_date: str = "2026-01-01"
+    window_days: int = 14
+    accuracy_threshold: float = 0.8
+    max_regression: float = 0.02
+    holdout_fraction: float = 0.2
+    min_rows_per_day: int = 10
+    min_train_rows: int = 50
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RetrainResource":
+        return cls(
+            data_dir=str(settings.data_dir) if settings.data_dir else None,
+            storage_dir=str(settings.storage_dir),
+            registry_dir=str(settings.registry_dir),
+            model_name=settings.model_name,
+            target_column=settings.target_column,
+            start_date=settings.start_date,
+            window_days=settings.window_days,
+            accuracy_threshold=settings.accuracy_threshold,
+            max_regression=settings.max_regression,
+            holdout_fraction=settings.holdout_fraction,
+            min_rows_per_day=settings.min_rows_per_day,
+            min_train_rows=settings.min_train_rows,
+        )
+
+    def source(self) -> DataSource:
+        data_dir = Path(self.data_dir) if self.data_dir else None
+        return make_source(data_dir, self.target_column, self.min_rows_per_day)
+
+    def store(self) -> ArtifactStore:
+        return ArtifactStore(Path(self.storage_dir))
+
+    def registry(self) -> ModelRegistry:
+        return ModelRegistry(Path(self.registry_dir), self.model_name)
+
+
+class TelegramResource(dg.ConfigurableResource):
+    """Telegram delivery settings; without a token or chat id nothing is sent."""
+
+    bot_token: str | None = None
+    chat_id: str | None = None
+    api_url: str = "https://api.telegram.org"
+    webserver_url: str | None = None  # DAGSTER_WEBSERVER_URL, for links to runs
+    budget_s: float = 30.0
+
+    @classmethod
+    def from_env(cls) -> "TelegramResource":
+        # EnvVar keeps the token out of the resource config Dagster shows in the UI.
+        token = dg.EnvVar("TELEGRAM_BOT_TOKEN") if os.environ.get("TELEGRAM_BOT_TOKEN") else None
+        return cls(
+            bot_token=token,
+            chat_id=os.environ.get("TELEGRAM_CHAT_ID") or None,
+            api_url=os.environ.get("TELEGRAM_API_URL") or "https://api.telegram.org",
+            webserver_url=os.environ.get("DAGSTER_WEBSERVER_URL") or None,
+        )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.bot_token and self.chat_id)
+
+    def client(self) -> TelegramClient:
+        return TelegramClient(
+            self.bot_token or "", self.chat_id or "", self.api_url, budget_s=self.budget_s
+        )
+
+    def run_link(self, run_id: str) -> str | None:
+        return f"{self.webserver_url.rstrip('/')}/runs/{run_id}" if self.webserver_url else None

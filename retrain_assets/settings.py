@@ -1,0 +1,93 @@
+"""Every RETRAIN_* setting, parsed once from the environment when the code location loads.
+
+A bad value fails the load with a message naming the variable, instead of surfacing later as a
+confusing error inside a run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path | None  # None: the built-in demo stream
+    registry_dir: Path
+    storage_dir: Path
+    target_column: str
+    start_date: str
+    window_days: int
+    accuracy_threshold: float
+    max_regression: float
+    model_name: str
+    schedule_cron: str
+    holdout_fraction: float
+    min_rows_per_day: int
+    min_train_rows: int
+
+
+def dagster_home(env: Mapping[str, str]) -> Path:
+    # `make dev` sets DAGSTER_HOME; a bare `dagster dev` from the repo root falls back here too.
+    return Path(env.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home")
+
+
+def _get(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip()
+    return value or default
+
+
+def _number(env: Mapping[str, str], name: str, default: str, kind: type, lo: float, hi: float):
+    raw = _get(env, name, default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name}={raw!r} must be between {lo} and {hi}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    home = dagster_home(env)
+    start_date = _get(env, "RETRAIN_START_DATE", "2026-01-01")
+    try:
+        dt.date.fromisoformat(start_date)
+    except ValueError:
+        raise SettingsError(
+            f"RETRAIN_START_DATE={start_date!r} is not a date (expected YYYY-MM-DD)"
+        ) from None
+    data_dir = env.get("RETRAIN_DATA_DIR", "").strip()
+    model_name = _get(env, "RETRAIN_MODEL_NAME", "classifier")
+    if "/" in model_name or model_name.startswith("."):
+        raise SettingsError(f"RETRAIN_MODEL_NAME={model_name!r} must be a plain directory name")
+    return Settings(
+        data_dir=Path(data_dir) if data_dir else None,
+        registry_dir=Path(_get(env, "RETRAIN_REGISTRY_DIR", str(home / "model_registry"))),
+        storage_dir=Path(_get(env, "RETRAIN_STORAGE_DIR", str(home / "retrain_storage"))),
+        target_column=_get(env, "RETRAIN_TARGET_COLUMN", "target"),
+        start_date=start_date,
+        window_days=_number(env, "RETRAIN_WINDOW_DAYS", "14", int, 1, 3660),
+        accuracy_threshold=_number(env, "RETRAIN_ACCURACY_THRESHOLD", "0.8", float, 0.0, 1.0),
+        max_regression=_number(env, "RETRAIN_MAX_REGRESSION", "0.02", float, 0.0, 1.0),
+        model_name=model_name,
+        schedule_cron=_get(env, "RETRAIN_SCHEDULE_CRON", "0 1 * * *"),
+        holdout_fraction=_number(env, "RETRAIN_HOLDOUT_FRACTION", "0.2", float, 0.01, 0.9),
+        min_rows_per_day=_number(env, "RETRAIN_MIN_ROWS_PER_DAY", "10", int, 1, 10**9),
+        min_train_rows=_number(env, "RETRAIN_MIN_TRAIN_ROWS", "50", int, 2, 10**12),
+    )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

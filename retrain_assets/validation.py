@@ -1,0 +1,140 @@
+"""Reading one day's labelled rows and checking they can be trained on.
+
+Every error names the file (or demo day), the column or value, and what is wrong, so an operator
+can fix the data without reading code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TIMESTAMP_COLUMN = "timestamp"
+
+
+class DataValidationError(ValueError):
+    """One day's data cannot be used; the message says where and why."""
+
+
+class NoDataError(DataValidationError):
+    """There is no data at all for a day."""
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a landing file, turning parser failures into errors that name the file."""
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataValidationError(f"{path}: the file is empty (no header, no rows)") from None
+    except pd.errors.ParserError as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        raise DataValidationError(f"{path}: malformed CSV: {first_line}") from None
+    except UnicodeDecodeError as exc:
+        raise DataValidationError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except (OSError, ValueError) as exc:
+        # pyarrow raises ArrowInvalid (a ValueError) for a corrupt Parquet file.
+        kind = "Parquet" if path.suffix == ".parquet" else "CSV"
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataValidationError(f"{path}: not a readable {kind} file: {first_line}") from None
+
+
+def _first_row(mask: pd.Series) -> int:
+    # 1-based data row (the header is not counted), as a spreadsheet user would look for it.
+    return int(np.flatnonzero(mask.to_numpy())[0]) + 1
+
+
+def _numeric_feature(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
+    values = frame[column]
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64")
+    converted = pd.to_numeric(values, errors="coerce")
+    bad = converted.isna() & values.notna()
+    if bad.any():
+        row = _first_row(bad)
+        example = values[bad].iloc[0]
+        raise DataValidationError(
+            f"{source}: column '{column}' is not numeric: value {example!r} at row {row} "
+            f"({int(bad.sum())} non-numeric value(s)); features must be numbers"
+        )
+    return converted.astype("float64")
+
+
+def _labels(values: pd.Series) -> pd.Series:
+    # 1.0/0.0 from a CSV with a blank somewhere become floats; keep integer labels integral.
+    if pd.api.types.is_float_dtype(values) and np.all(np.mod(values.to_numpy(), 1) == 0):
+        return values.astype("int64")
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values
+    return values.astype(str)
+
+
+def validate_day(frame: pd.DataFrame, *, source: str, target: str, min_rows: int) -> pd.DataFrame:
+    """Check one day's rows and return them ready to train on.
+
+    Features become float64 (partial nulls are allowed; the model imputes them), the target keeps
+    its labels, rows are ordered by `timestamp` when that column exists.
+    """
+    if len(frame) == 0:
+        raise DataValidationError(f"{source}: the file is empty (no rows)")
+    if target not in frame.columns:
+        columns = ", ".join(map(str, frame.columns))
+        raise DataValidationError(
+            f"{source}: missing target column '{target}' (columns: {columns}); "
+            "set RETRAIN_TARGET_COLUMN if the label has another name"
+        )
+    features = [c for c in frame.columns if c not in (target, TIMESTAMP_COLUMN)]
+    if not features:
+        raise DataValidationError(
+            f"{source}: no feature columns besides '{target}'"
+            + (f" and '{TIMESTAMP_COLUMN}'" if TIMESTAMP_COLUMN in frame.columns else "")
+        )
+    for column in frame.columns:
+        if not isinstance(column, str) or not column.strip():
+            raise DataValidationError(f"{source}: a column has no name (position {column!r})")
+    missing_labels = frame[target].isna()
+    if missing_labels.any():
+        raise DataValidationError(
+            f"{source}: column '{target}' has {int(missing_labels.sum())} missing label(s) "
+            f"(first at row {_first_row(missing_labels)}); every row needs a label"
+        )
+    out = pd.DataFrame(index=frame.index)
+    for column in features:
+        if frame[column].isna().all():
+            raise DataValidationError(f"{source}: column '{column}' is entirely empty (all null)")
+        out[column] = _numeric_feature(frame, column, source)
+    out[target] = _labels(frame[target])
+    if TIMESTAMP_COLUMN in frame.columns:
+        stamps = pd.to_datetime(frame[TIMESTAMP_COLUMN], errors="coerce", utc=True)
+        bad = stamps.isna()
+        if bad.any():
+            raise DataValidationError(
+                f"{source}: column '{TIMESTAMP_COLUMN}' has an unreadable or missing time "
+                f"{frame[TIMESTAMP_COLUMN][bad].iloc[0]!r} at row {_first_row(bad)}"
+            )
+        out[TIMESTAMP_COLUMN] = stamps
+        out = out.sort_values(TIMESTAMP_COLUMN, kind="stable")
+    if len(out) < min_rows:
+        raise DataValidationError(
+            f"{source}: only {len(out)} row(s), fewer than the minimum of {min_rows} per day "
+            "(RETRAIN_MIN_ROWS_PER_DAY)"
+        )
+    return out.reset_index(drop=True)
+
+
+def feature_columns(frame: pd.DataFrame, target: str) -> list[str]:
+    return [c for c in frame.columns if c not in (target, TIMESTAMP_COLUMN)]
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """A stable fingerprint of the rows and column names (independent of file format)."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
