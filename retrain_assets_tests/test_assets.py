@@ -1,0 +1,293 @@
+"""retrain_job run in process against real storage: the asset graph, the gate and the registry."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from retrain_assets.sources import demo_day, demo_is_bad_day
+from retrain_assets.training import model_from_bytes
+
+from .conftest import Service, step_failure
+
+CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("evaluation_metrics"), "accuracy_above_threshold")
+DEPLOYED = dg.AssetKey("deployed_model_version")
+
+
+def materializations(result: dg.ExecuteInProcessResult, key: str) -> dict[str, dict]:
+    out = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        if mat.asset_key == dg.AssetKey(key):
+            out[mat.partition] = {k: v.value for k, v in mat.metadata.items()}
+    return out
+
+
+def check_evaluations(result: dg.ExecuteInProcessResult) -> dict[str | None, bool]:
+    out = {}
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            out[data.partition or event.partition] = data.passed
+    return out
+
+
+def test_one_day_end_to_end_publishes_version_0_1_0(service: Service) -> None:
+    result = service.run("2026-03-01")
+    assert result.success
+
+    raw = materializations(result, "raw_dataset")["2026-03-01"]
+    assert raw["dagster/row_count"] == len(demo_day("2026-03-01"))
+    assert set(raw["class_balance"]) == {"0", "1"}
+    assert len(raw["content_hash"]) == 64
+    stored = pd.read_parquet(service.store.raw_path("2026-03-01"))
+    assert len(stored) == raw["dagster/row_count"]
+
+    model = materializations(result, "trained_model")["2026-03-01"]
+    assert model["estimator"] == "random_forest"
+    assert model["window"] == "2026-02-16..2026-03-01"
+    assert model["fit_rows"] + model["holdout_rows"] == model["rows"]
+    assert model["holdout_rows"] == pytest.approx(0.2 * model["rows"], abs=1)
+
+    metrics = materializations(result, "evaluation_metrics")["2026-03-01"]
+    for name in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc"):
+        assert 0.5 < metrics[name] <= 1.0, name
+    assert metrics["n_holdout"] == model["holdout_rows"]
+    assert check_evaluations(result) == {"2026-03-01": True}
+
+    assert result.output_for_node("deployed_model_version") == "0.1.0"
+    registry = service.registry
+    current = registry.current()
+    assert current["version"] == "0.1.0" and current["partition"] == "2026-03-01"
+    assert current["run_id"] == result.run_id
+    card = registry.card("0.1.0")
+    assert card["metrics"]["accuracy"] == pytest.approx(metrics["accuracy"])
+    assert card["threshold"] == 0.8
+    assert card["sha256"] == model["artifact_sha256"] == current["sha256"]
+    assert card["features"] == ["f0", "f1", "f2", "f3", "f4", "f5"]
+    assert card["data_fingerprint"] == model["data_fingerprint"]
+    assert card["run_id"] == result.run_id and card["code_version"].startswith("0.1.0+")
+    # The published file is a working model, checked against its sha256 on load.
+    pipeline = model_from_bytes(registry.load_bytes("0.1.0"))
+    assert pipeline.predict(np.zeros((1, 6))).shape == (1,)
+
+
+def test_next_day_bumps_patch_and_is_judged_by_the_live_model(service: Service) -> None:
+    assert service.run("2026-03-01").success
+    result = service.run("2026-03-02")
+    assert result.success
+    metrics = materializations(result, "evaluation_metrics")["2026-03-02"]
+    assert metrics["champion_version"] == "0.1.0"
+    assert 0.5 < metrics["champion_accuracy"] <= 1.0
+    assert service.registry.current()["version"] == "0.1.1"
+    assert [e["event"] for e in service.registry.history()] == ["deployed", "deployed"]
+
+
+def test_gate_below_threshold_blocks_deploy_and_leaves_current_json_unchanged(
+    service: Service,
+) -> None:
+    assert service.run("2026-03-01").success
+    before = (service.registry.root / "current.json").read_bytes()
+
+    config = {"ops": {"evaluation_metrics": {"config": {"accuracy_threshold": 0.999}}}}
+    result = service.run("2026-03-02", run_config=config)
+
+    assert not result.success
+    assert check_evaluations(result) == {"2026-03-02": False}
+    assert "2026-03-02" not in materializations(result, "deployed_model_version")
+    assert (service.registry.root / "current.json").read_bytes() == before
+    assert service.registry.versions() == ["0.1.0"]
+    evaluation = next(
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    )
+    meta = {k: v.value for k, v in evaluation.metadata.items()}
+    assert meta["rule"] == "below_threshold"
+    assert meta["threshold"] == 0.999
+    assert "< threshold 0.9990" in meta["reason"]
+
+
+def test_gate_regression_against_live_model_blocks(service: Service) -> None:
+    assert service.run("2026-03-01").success
+    before = (service.registry.root / "current.json").read_bytes()
+    weak = {
+        "ops": {
+            "trained_model": {
+                "config": {"hyperparameters": {"n_estimators": 1, "max_depth": 1}}
+            },
+            "evaluation_metrics": {"config": {"accuracy_threshold": 0.5}},
+        }
+    }
+    result = service.run("2026-03-02", run_config=weak)
+    assert not result.success
+    gate = service.store.read_evaluation("2026-03-02")["gate"]
+    assert gate["rule"] == "regression_vs_champion"
+    assert gate["champion_version"] == "0.1.0"
+    assert gate["accuracy"] < gate["champion_accuracy"] - gate["max_regression"]
+    assert (service.registry.root / "current.json").read_bytes() == before
+
+
+def test_backfill_batch_keeps_per_day_gate_outcomes(service: Service) -> None:
+    # 2026-01-30 is a faulty demo day: it and the next days (while it is in the holdout) fail.
+    assert demo_is_bad_day(pd.Timestamp("2026-01-30").date())
+    result = service.run(days=("2026-01-27", "2026-02-03"))
+    assert result.success
+
+    outcomes = check_evaluations(result)
+    assert set(outcomes) == {f"2026-01-{d}" for d in range(27, 32)} | {"2026-02-01",
+                                                                         "2026-02-02",
+                                                                         "2026-02-03"}
+    blocked = sorted(day for day, passed in outcomes.items() if not passed)
+    assert blocked[0] == "2026-01-30" and len(blocked) >= 2
+    passed = sorted(day for day, ok in outcomes.items() if ok)
+    deployed = materializations(result, "deployed_model_version")
+    # Each passing day is published, each blocked day is not, one bad day blocks no neighbour.
+    assert sorted(deployed) == passed
+    assert all(deployed[d]["event"] == "deployed" for d in passed)
+    assert service.registry.current()["partition"] == passed[-1]
+    # Per-day metrics, as the UI plots them.
+    metrics = materializations(result, "evaluation_metrics")
+    assert sorted(metrics) == sorted(outcomes)
+    assert len({m["accuracy"] for m in metrics.values()}) == len(metrics)
+
+
+def test_backfill_of_older_days_never_moves_live_model_backwards(service: Service) -> None:
+    assert service.run("2026-03-10").success
+    before = (service.registry.root / "current.json").read_bytes()
+    result = service.run(days=("2026-03-01", "2026-03-03"))
+    assert result.success
+    assert (service.registry.root / "current.json").read_bytes() == before
+    events = [e for e in service.registry.history() if e["run_id"] == result.run_id]
+    assert {e["event"] for e in events} == {"superseded"}
+    assert sorted(e["partition"] for e in events) == ["2026-03-01", "2026-03-02", "2026-03-03"]
+    # The live model (trained on later data) has seen these holdouts: it is not a fair judge.
+    note = service.store.read_evaluation("2026-03-01")["champion_note"]
+    assert "not before this holdout starts" in note
+
+
+def test_redeploying_an_identical_artifact_creates_no_new_version(service: Service) -> None:
+    assert service.run("2026-03-01").success
+    result = service.run("2026-03-01")  # same data, same seed: the same model file
+    assert result.success
+    assert service.registry.versions() == ["0.1.0"]
+    deployed = materializations(result, "deployed_model_version")["2026-03-01"]
+    assert deployed["event"] == "unchanged" and deployed["new_version_created"] is False
+
+
+def test_changing_the_estimator_bumps_the_minor_version(service: Service) -> None:
+    assert service.run("2026-03-01").success
+    config = {"ops": {"trained_model": {"config": {"estimator": "hist_gradient_boosting"}}}}
+    assert service.run("2026-03-02", run_config=config).success
+    assert service.registry.current()["version"] == "0.2.0"
+
+
+def write_days(directory: Path, days: list[str], target: str = "label") -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for day in days:
+        frame = demo_day(day, target=target).drop(columns=["f5"])
+        frame.to_csv(directory / f"{day}.csv", index=False)
+
+
+def test_landing_directory_with_own_columns_needs_no_code_change(make_service) -> None:
+    service = make_service()
+    landing = service.root / "landing"
+    write_days(landing, [f"2026-04-0{d}" for d in range(1, 6)], target="label")
+    (landing / "notes.txt").write_text("not data")
+    service = make_service(data_dir=str(landing), target_column="label")
+    result = service.run("2026-04-05")
+    assert result.success, result.all_events
+    card = service.registry.card(service.registry.current()["version"])
+    assert card["features"] == ["f0", "f1", "f2", "f3", "f4"]
+    assert card["window_days"] == [f"2026-04-0{d}" for d in range(1, 6)]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda f: f.drop(columns=["label"]), ["missing target column 'label'"]),
+        (lambda f: f.assign(f1="red"), ["column 'f1' is not numeric", "'red'"]),
+        (lambda f: f.assign(f2=np.nan), ["column 'f2' is entirely empty"]),
+        (lambda f: f.assign(label=np.where(np.arange(len(f)) == 3, np.nan, f["label"])),
+         ["column 'label' has 1 missing label", "row 4"]),
+        (lambda f: f.head(3), ["only 3 row(s)", "RETRAIN_MIN_ROWS_PER_DAY"]),
+    ],
+    ids=["missing-target", "non-numeric", "all-null", "nan-target", "too-few-rows"],
+)
+def test_bad_landing_file_fails_at_raw_dataset_and_leaves_registry_untouched(
+    make_service, mutate, expected
+) -> None:
+    service = make_service()
+    landing = service.root / "landing"
+    write_days(landing, ["2026-04-01", "2026-04-02"])
+    service = make_service(data_dir=str(landing), target_column="label")
+    assert service.run("2026-04-01").success
+    registry_before = {p: p.read_bytes() for p in service.registry.root.rglob("*") if p.is_file()}
+
+    path = landing / "2026-04-02.csv"
+    mutate(pd.read_csv(path)).to_csv(path, index=False)
+    result = service.run("2026-04-02")
+
+    assert not result.success
+    step, message = step_failure(result)
+    assert step == "raw_dataset"
+    assert str(path) in message
+    for part in expected:
+        assert part in message
+    after = {p: p.read_bytes() for p in service.registry.root.rglob("*") if p.is_file()}
+    assert after == registry_before
+
+
+def test_day_without_a_file_says_no_data(make_service) -> None:
+    service = make_service()
+    landing = service.root / "landing"
+    write_days(landing, ["2026-03-04"])
+    service = make_service(data_dir=str(landing), target_column="label")
+    result = service.run("2026-03-05")
+    assert not result.success
+    assert "no data for 2026-03-05" in step_failure(result)[1]
+
+
+def test_single_class_window_fails_at_trained_model(make_service) -> None:
+    service = make_service()
+    landing = service.root / "landing"
+    landing.mkdir()
+    frame = demo_day("2026-04-01", target="label").assign(label=1)
+    frame.to_csv(landing / "2026-04-01.csv", index=False)
+    service = make_service(data_dir=str(landing), target_column="label")
+    result = service.run("2026-04-01")
+    step, message = step_failure(result)
+    assert step == "trained_model"
+    assert "single class" in message and "'label'" in message
+    assert service.registry.current() is None
+
+
+def test_missing_days_inside_the_window_are_tolerated(make_service) -> None:
+    service = make_service()
+    landing = service.root / "landing"
+    write_days(landing, ["2026-04-01", "2026-04-03", "2026-04-06"])
+    service = make_service(data_dir=str(landing), target_column="label")
+    result = service.run("2026-04-06")
+    assert result.success
+    model = materializations(result, "trained_model")["2026-04-06"]
+    assert {"2026-04-02", "2026-04-04", "2026-04-05"} <= set(model["days_missing"])
+    card = service.registry.card(service.registry.current()["version"])
+    assert card["window_days"] == ["2026-04-01", "2026-04-03", "2026-04-06"]
+
+
+def test_holdout_label_never_seen_in_training_is_handled(make_service) -> None:
+    service = make_service()
+    landing = service.root / "landing"
+    landing.mkdir()
+    frame = demo_day("2026-04-01", target="label")
+    frame.loc[frame.index[-5:], "label"] = 2  # a new class arrives at the end of the day
+    frame.to_csv(landing / "2026-04-01.csv", index=False)
+    service = make_service(data_dir=str(landing), target_column="label")
+    result = service.run("2026-04-01")
+    evaluation = json.loads(service.store.evaluation_path("2026-04-01").read_text())
+    assert evaluation["metrics"]["unseen_labels"] == [2]
+    assert evaluation["metrics"]["roc_auc"] is None
+    assert materializations(result, "evaluation_metrics")["2026-04-01"]["unseen_labels"] == ["2"]
