@@ -80,6 +80,8 @@ def champion_is_fair(
     if list(champion.get("features", [])) != list(features):
         return False, "live model uses other features"
     fit_end = champion.get("fit_end_day") or ""
+    if not fit_end:
+        return False, f"live model {champion.get('version')} does not record its training end"
     if not fit_end < holdout_start_day:
         return False, (
             f"live model {champion.get('version')} was trained on data up to {fit_end}, "
@@ -128,7 +130,9 @@ def decide_gate(
         return result(
             False, "below_threshold", f"accuracy {accuracy:.4f} < threshold {threshold:.4f}"
         )
-    if champion_accuracy is not None and accuracy < champion_accuracy - max_regression:
+    # Accuracies are ratios of counts: 0.82 vs 0.92 - 0.1 (0.8200000000000001 in floating
+    # point) is equal, and equal passes.
+    if champion_accuracy is not None and accuracy < champion_accuracy - max_regression - 1e-9:
         return result(
             False,
             "regression_vs_champion",

@@ -20,11 +20,12 @@ GATE_STEP = "evaluation_metrics_accuracy_above_threshold"
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    # Telegram's HTML needs <, > and & escaped in text; quotes only inside attributes.
+    return html.escape(str(value), quote=False)
 
 
 def _link(url: str | None) -> str:
-    return f'\n<a href="{_e(url)}">Open the run in Dagster</a>' if url else ""
+    return f'\n<a href="{html.escape(url, quote=True)}">Open the run in Dagster</a>' if url else ""
 
 
 def _pct(value: float | None) -> str:

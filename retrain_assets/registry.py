@@ -131,8 +131,11 @@ class ModelRegistry:
 
     def _append_history(self, event: dict[str, Any]) -> None:
         line = json.dumps(event, sort_keys=True) + "\n"
-        fd = os.open(self.history_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.history_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = "\n" + line  # a line cut short by a crash must not swallow this one
             os.write(fd, line.encode())
             os.fsync(fd)
         finally:
@@ -157,6 +160,28 @@ class ModelRegistry:
         if self.versions_dir.is_dir():
             for leftover in self.versions_dir.glob(".tmp-*"):
                 shutil.rmtree(leftover, ignore_errors=True)
+        # A temporary current.json left by a process killed inside write_atomic (we hold the lock).
+        for leftover in self.root.glob(f".{self.current_path.name}.*.tmp"):
+            leftover.unlink(missing_ok=True)
+
+    def _recover_history(self, live: Mapping[str, Any] | None) -> None:
+        """Append the event of a pointer move whose history line a crash prevented."""
+        if live is None:
+            return
+        key = (live["version"], live.get("run_id"), live.get("deployed_at"))
+        if any((e.get("version"), e.get("run_id"), e.get("at")) == key for e in self.history()):
+            return
+        self._append_history(
+            {
+                "event": live.get("event", "deployed"),
+                "version": live["version"],
+                "partition": live.get("partition"),
+                "run_id": live.get("run_id"),
+                "at": live.get("deployed_at"),
+                "previous": live.get("previous"),
+                "recovered": True,
+            }
+        )
 
     def _point_to(
         self, card: Mapping[str, Any], partition: str, run_id: str, event: str, previous: str | None
@@ -168,6 +193,8 @@ class ModelRegistry:
             "sha256": card["sha256"],
             "run_id": run_id,
             "deployed_at": at,
+            "event": event,
+            "previous": previous,
         }
         write_atomic(self.current_path, dump_json(pointer))
         self._append_history(
@@ -193,6 +220,7 @@ class ModelRegistry:
         with self._locked():
             self._clean_staging()
             live = self.current()
+            self._recover_history(live)
             version = self._find_by_sha(digest)
             created = version is None
             if version is None:
@@ -233,7 +261,9 @@ class ModelRegistry:
         """Make an existing, checksum-verified version live again."""
         with self._locked():
             self.load_bytes(version)
-            previous = (self.current() or {}).get("version")
+            live = self.current()
+            self._recover_history(live)
+            previous = (live or {}).get("version")
             card = self.card(version)
             self._point_to(card, card["partition"], run_id, "rolled_back", previous)
             return DeployResult(version, "rolled_back", previous, version, False)

@@ -61,7 +61,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     home = dagster_home(env)
     start_date = _get(env, "RETRAIN_START_DATE", "2026-01-01")
     try:
-        dt.date.fromisoformat(start_date)
+        # Normalised: Python also accepts 20260101 or 2026-W01-4, but partitions and windows
+        # compare YYYY-MM-DD strings.
+        start_date = dt.date.fromisoformat(start_date).isoformat()
     except ValueError:
         raise SettingsError(
             f"RETRAIN_START_DATE={start_date!r} is not a date (expected YYYY-MM-DD)"

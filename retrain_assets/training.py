@@ -23,6 +23,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import InvalidParameterError
 
 from retrain_assets import __version__
 from retrain_assets.validation import TIMESTAMP_COLUMN, DataValidationError, content_hash
@@ -107,8 +108,7 @@ def assemble_window(
         part[DAY_COLUMN] = day
         parts.append(part)
     window = pd.concat(parts, ignore_index=True)
-    labels = {type(v) for v in window[target].head(1000)}
-    if len(labels) > 1:
+    if window[target].map(type).nunique() > 1:
         window[target] = window[target].astype(str)  # e.g. ints on one day, strings on another
     return Window(window, features, days, missing)
 
@@ -163,7 +163,10 @@ def fit_window(
     chosen_params = {**DEFAULT_PARAMS.get(estimator, {}), **(params or {})}
     pipeline = build_pipeline(estimator, chosen_params)
     started = time.perf_counter()
-    pipeline.fit(fit_rows[window.features].to_numpy(), fit_rows[target].to_numpy())
+    try:
+        pipeline.fit(fit_rows[window.features].to_numpy(), fit_rows[target].to_numpy())
+    except InvalidParameterError as exc:  # a value out of range: scikit-learn checks it at fit
+        raise TrainingError(f"bad hyperparameters for {estimator}: {exc}") from None
     fit_seconds = time.perf_counter() - started
     model = TrainedModel(
         pipeline=pipeline,

@@ -50,20 +50,28 @@ def _first_row(mask: pd.Series) -> int:
 
 def _numeric_feature(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
     values = frame[column]
-    if pd.api.types.is_bool_dtype(values):
-        return values.astype("float64")
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype("float64")
-    converted = pd.to_numeric(values, errors="coerce")
-    bad = converted.isna() & values.notna()
-    if bad.any():
-        row = _first_row(bad)
-        example = values[bad].iloc[0]
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        converted = values.astype("float64")
+    else:
+        converted = pd.to_numeric(values, errors="coerce")
+        bad = converted.isna() & values.notna()
+        if bad.any():
+            row = _first_row(bad)
+            example = values[bad].iloc[0]
+            raise DataValidationError(
+                f"{source}: column '{column}' is not numeric: value {example!r} at row {row} "
+                f"({int(bad.sum())} non-numeric value(s)); features must be numbers"
+            )
+        converted = converted.astype("float64")
+    # pandas reads "inf" and 1e999 as infinity, which scikit-learn refuses to fit on.
+    infinite = pd.Series(np.isinf(converted.to_numpy()), index=converted.index)
+    if infinite.any():
         raise DataValidationError(
-            f"{source}: column '{column}' is not numeric: value {example!r} at row {row} "
-            f"({int(bad.sum())} non-numeric value(s)); features must be numbers"
+            f"{source}: column '{column}' has an infinite value {values[infinite].iloc[0]!r} "
+            f"at row {_first_row(infinite)} ({int(infinite.sum())} infinite value(s)); "
+            "features must be finite numbers"
         )
-    return converted.astype("float64")
+    return converted
 
 
 def _labels(values: pd.Series) -> pd.Series:

@@ -1,0 +1,136 @@
+"""The schedule and the new-data sensor, evaluated with Dagster's own test contexts."""
+
+import datetime as dt
+import json
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from retrain_assets.automation import (
+    LANE_TAG,
+    SETTLE_SECONDS,
+    evaluate_landing_dir,
+    retrain_job,
+    retrain_schedule,
+)
+
+from retrain_assets.definitions import defs
+
+UTC = dt.UTC
+REPOSITORY = defs.get_repository_def()
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        (dt.datetime(2026, 3, 2, 1, 0, tzinfo=UTC), "2026-03-01"),
+        (dt.datetime(2026, 3, 2, 23, 59, tzinfo=UTC), "2026-03-01"),
+        (dt.datetime(2026, 3, 1, 0, 0, tzinfo=UTC), "2026-02-28"),  # month end, no leap year
+        (dt.datetime(2028, 3, 1, 0, 30, tzinfo=UTC), "2028-02-29"),  # leap day
+        (dt.datetime(2027, 1, 1, 1, 0, tzinfo=UTC), "2026-12-31"),  # year end
+        # 23:30 in New York is already the next day in UTC: the partition follows UTC.
+        (dt.datetime(2026, 6, 10, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-4))),
+         "2026-06-10"),
+    ],
+)
+def test_schedule_targets_the_previous_utc_day(moment: dt.datetime, expected: str) -> None:
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=moment, repository_def=REPOSITORY
+        )
+        request = retrain_schedule.evaluate_tick(context).run_requests[0]
+    assert request.partition_key == expected
+    assert request.run_key == f"schedule:{expected}"
+
+
+def test_schedule_skips_days_before_the_start_date() -> None:
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=dt.datetime(2026, 1, 1, 1, tzinfo=UTC),
+            repository_def=REPOSITORY,
+        )
+        result = retrain_schedule.evaluate_tick(context)
+    assert not result.run_requests
+    assert "before RETRAIN_START_DATE" in result.skip_message
+
+
+def test_schedule_and_job_defaults() -> None:
+    assert retrain_schedule.cron_schedule == "0 1 * * *"
+    assert retrain_schedule.execution_timezone == "UTC"
+    assert retrain_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert retrain_job.tags == LANE_TAG
+
+
+def _write(path: Path, text: str, age_s: float = 60.0) -> None:
+    path.write_text(text)
+    stamp = time.time() - age_s
+    os.utime(path, (stamp, stamp))
+
+
+def _tick(directory: Path, cursor: str | None) -> tuple[list[dg.RunRequest], str]:
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, cursor=cursor)
+        result = evaluate_landing_dir(context, directory, "2026-01-01")
+    return list(result.run_requests or []), result.cursor
+
+
+def test_sensor_requests_one_run_per_new_file_in_date_order(tmp_path: Path) -> None:
+    for day in ("2026-03-03", "2026-03-01", "2026-03-02"):
+        _write(tmp_path / f"{day}.csv", "f0,target\n1,0\n")
+    requests, cursor = _tick(tmp_path, None)
+    assert [r.partition_key for r in requests] == ["2026-03-01", "2026-03-02", "2026-03-03"]
+    assert len({r.run_key for r in requests}) == 3
+
+    again, cursor_after = _tick(tmp_path, cursor)  # nothing changed: no run
+    assert again == [] and json.loads(cursor_after) == json.loads(cursor)
+
+
+def test_sensor_reruns_a_changed_file_once(tmp_path: Path) -> None:
+    path = tmp_path / "2026-03-01.csv"
+    _write(path, "f0,target\n1,0\n", age_s=120)
+    first, cursor = _tick(tmp_path, None)
+    _write(path, "f0,target\n1,0\n2,1\n", age_s=60)
+    second, cursor = _tick(tmp_path, cursor)
+    third, cursor = _tick(tmp_path, cursor)
+    assert [r.partition_key for r in first] == ["2026-03-01"]
+    assert [r.partition_key for r in second] == ["2026-03-01"]
+    assert second[0].run_key != first[0].run_key
+    assert third == []
+
+
+def test_sensor_ignores_bad_names_early_days_and_files_still_being_written(
+    tmp_path: Path,
+) -> None:
+    _write(tmp_path / "notes.csv", "x")
+    _write(tmp_path / "2026-02-30.csv", "x")  # not a real date
+    _write(tmp_path / "2025-12-31.csv", "f0,target\n1,0\n")  # before RETRAIN_START_DATE
+    _write(tmp_path / ".2026-03-02.csv.part", "x")  # an upload in progress
+    _write(tmp_path / "2026-03-03.csv", "f0,target\n1,0\n", age_s=SETTLE_SECONDS / 4)
+    requests, cursor = _tick(tmp_path, None)
+    assert requests == []
+    ignored = json.loads(cursor)["ignored"]
+    assert set(ignored) == {"notes.csv", "2026-02-30.csv", "2025-12-31.csv"}
+    assert "before RETRAIN_START_DATE" in ignored["2025-12-31.csv"]
+    # Once the file has settled it is picked up.
+    _write(tmp_path / "2026-03-03.csv", "f0,target\n1,0\n", age_s=60)
+    requests, _ = _tick(tmp_path, cursor)
+    assert [r.partition_key for r in requests] == ["2026-03-03"]
+
+
+def test_sensor_skips_a_day_with_both_csv_and_parquet(tmp_path: Path) -> None:
+    _write(tmp_path / "2026-03-01.csv", "f0,target\n1,0\n")
+    _write(tmp_path / "2026-03-01.parquet", "not really parquet")
+    requests, cursor = _tick(tmp_path, None)
+    assert requests == []
+    assert "2026-03-01" in json.loads(cursor)["ignored"]
+
+
+def test_sensor_skips_future_days(tmp_path: Path) -> None:
+    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    _write(tmp_path / f"{future}.csv", "f0,target\n1,0\n")
+    requests, _ = _tick(tmp_path, None)
+    assert requests == []
