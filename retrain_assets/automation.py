@@ -62,7 +62,7 @@ def _load_cursor(raw: str | None) -> dict[str, dict[str, str]]:
 
 @dg.sensor(
     job=retrain_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=SETTINGS.sensor_interval_s,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests a run for day D when RETRAIN_DATA_DIR gets a new or changed "
     "YYYY-MM-DD.csv|parquet file; one run per file version.",

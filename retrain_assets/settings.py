@@ -30,6 +30,7 @@ class Settings:
     max_regression: float
     model_name: str
     schedule_cron: str
+    sensor_interval_s: int
     holdout_fraction: float
     min_rows_per_day: int
     min_train_rows: int
@@ -83,6 +84,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_regression=_number(env, "RETRAIN_MAX_REGRESSION", "0.02", float, 0.0, 1.0),
         model_name=model_name,
         schedule_cron=_get(env, "RETRAIN_SCHEDULE_CRON", "0 1 * * *"),
+        sensor_interval_s=_number(env, "RETRAIN_SENSOR_INTERVAL_SECONDS", "30", int, 1, 86_400),
         holdout_fraction=_number(env, "RETRAIN_HOLDOUT_FRACTION", "0.2", float, 0.01, 0.9),
         min_rows_per_day=_number(env, "RETRAIN_MIN_ROWS_PER_DAY", "10", int, 1, 10**9),
         min_train_rows=_number(env, "RETRAIN_MIN_TRAIN_ROWS", "50", int, 2, 10**12),

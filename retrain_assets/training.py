@@ -197,8 +197,8 @@ def model_to_bytes(pipeline: Pipeline) -> bytes:
     """skops bytes made reproducible: the same model always gives the same sha256.
 
     skops names array entries and shared-object references after Python object ids and stamps
-    the current time, so two dumps of one model differ. Renaming entries in order and fixing the time lets the registry see a
-    re-deployed identical model as identical.
+    the current time, so two dumps of one model differ. Renaming entries in order and fixing
+    the time lets the registry see a re-deployed identical model as identical.
     """
     raw = zipfile.ZipFile(io.BytesIO(sio.dumps(pipeline)))
     schema = raw.read("schema.json").decode()

@@ -1,0 +1,226 @@
+"""retrain_assets.evaluation: holdout metrics checked by hand, fair champions, the deploy gate."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from retrain_assets.evaluation import champion_is_fair, decide_gate, evaluate
+from retrain_assets.training import build_pipeline
+
+
+class FixedModel:
+    """A fitted classifier whose answers the test dictates: column `p` is the index of the
+    predicted class, column `s` the probability of the second class."""
+
+    def __init__(self, classes: list) -> None:
+        self.classes_ = np.array(classes, dtype=object if isinstance(classes[0], str) else None)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.classes_[x[:, 0].astype(int)]
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.column_stack([1 - x[:, 1], x[:, 1]])
+
+
+def holdout(y_true: list, y_pred: list, classes: list, scores: list | None = None) -> pd.DataFrame:
+    index = {c: i for i, c in enumerate(classes)}
+    return pd.DataFrame(
+        {
+            "p": [float(index[c]) for c in y_pred],
+            "s": scores if scores is not None else [0.5] * len(y_true),
+            "target": y_true,
+        }
+    )
+
+
+def test_three_class_metrics_match_a_hand_count() -> None:
+    y_true = ["a", "a", "a", "a", "b", "b", "b", "c", "c", "c"]
+    y_pred = ["a", "a", "a", "b", "b", "b", "b", "c", "c", "a"]
+    classes = ["a", "b", "c"]
+    m = evaluate(FixedModel(classes), holdout(y_true, y_pred, classes), ["p", "s"], "target")
+    # 8 of 10 right. Recall a 3/4, b 3/3, c 2/3. Predicted a: 4 (3 right), b: 4 (3 right),
+    # c: 2 (2 right) -> precision 3/4, 3/4, 1. F1 a 0.75, b 6/7, c 0.8.
+    assert m["accuracy"] == pytest.approx(0.8)
+    assert m["balanced_accuracy"] == pytest.approx((3 / 4 + 1 + 2 / 3) / 3)
+    assert m["f1_macro"] == pytest.approx((0.75 + 6 / 7 + 0.8) / 3)
+    assert m["confusion_matrix"] == [[3, 1, 0], [0, 3, 0], [1, 0, 2]]
+    assert m["labels"] == ["a", "b", "c"]
+    assert m["per_class"] == {
+        "a": {"precision": pytest.approx(0.75), "recall": pytest.approx(0.75), "support": 4},
+        "b": {"precision": pytest.approx(0.75), "recall": pytest.approx(1.0), "support": 3},
+        "c": {"precision": pytest.approx(1.0), "recall": pytest.approx(2 / 3), "support": 3},
+    }
+    assert m["n_holdout"] == 10
+    assert m["unseen_labels"] == []
+    assert m["roc_auc"] is None  # not binary
+    json.dumps(m)  # travels as JSON to storage, the registry card and Dagster metadata
+
+
+def test_binary_metrics_include_roc_auc() -> None:
+    # Scores 0.1, 0.4 for the negatives, 0.35, 0.8 for the positives: of the four
+    # (positive, negative) pairs, three are ranked right -> AUC 0.75.
+    m = evaluate(
+        FixedModel([0, 1]),
+        holdout([0, 0, 1, 1], [0, 0, 0, 1], [0, 1], scores=[0.1, 0.4, 0.35, 0.8]),
+        ["p", "s"],
+        "target",
+    )
+    assert m["roc_auc"] == pytest.approx(0.75)
+    assert m["accuracy"] == pytest.approx(0.75)
+    assert m["confusion_matrix"] == [[2, 0], [1, 1]]
+    assert m["per_class"]["1"]["recall"] == pytest.approx(0.5)
+    assert m["labels"] == [0, 1]
+
+
+def test_holdout_label_never_seen_in_training_counts_as_a_miss() -> None:
+    classes = ["cat", "dog"]
+    y_true = ["cat", "dog", "cat", "fox", "fox"]
+    y_pred = ["cat", "dog", "cat", "dog", "cat"]
+    m = evaluate(FixedModel(classes), holdout(y_true, y_pred, classes), ["p", "s"], "target")
+    assert m["accuracy"] == pytest.approx(3 / 5)
+    assert m["unseen_labels"] == ["fox"]
+    assert m["labels"] == ["cat", "dog", "fox"]
+    assert m["per_class"]["fox"] == {"precision": 0.0, "recall": 0.0, "support": 2}
+    assert m["confusion_matrix"] == [[2, 0, 0], [0, 1, 0], [1, 1, 0]]
+    assert m["roc_auc"] is None  # the model is binary but the holdout is not
+
+
+def test_evaluate_a_real_pipeline_with_an_unseen_label() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 2))
+    y = np.where(x[:, 0] > 0, "up", "down")
+    pipeline = build_pipeline("logistic_regression", {}).fit(x[:100], y[:100])
+    rows = pd.DataFrame({"a": x[100:, 0], "b": x[100:, 1], "target": y[100:]})
+    rows.loc[:4, "target"] = "sideways"
+    m = evaluate(pipeline, rows, ["a", "b"], "target")
+    assert m["unseen_labels"] == ["sideways"]
+    assert m["per_class"]["sideways"]["support"] == 5
+    assert m["accuracy"] <= 15 / 20
+    assert m["roc_auc"] is None
+
+
+def test_binary_roc_auc_from_a_real_pipeline() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 2))
+    y = (x[:, 0] + 0.3 * rng.normal(size=200) > 0).astype(int)
+    pipeline = build_pipeline("logistic_regression", {}).fit(x[:150], y[:150])
+    rows = pd.DataFrame({"a": x[150:, 0], "b": x[150:, 1], "target": y[150:]})
+    m = evaluate(pipeline, rows, ["a", "b"], "target")
+    assert 0.9 < m["roc_auc"] <= 1.0
+    assert m["n_holdout"] == 50
+
+
+# ---- fair champion -----------------------------------------------------------------------
+
+LIVE = {"version": "0.1.4", "features": ["a", "b"], "fit_end_day": "2026-03-04"}
+
+
+def test_no_champion_is_not_fair() -> None:
+    assert champion_is_fair(None, ["a", "b"], "2026-03-05") == (False, "no live model")
+
+
+def test_champion_with_other_features_is_not_fair() -> None:
+    fair, why = champion_is_fair(LIVE, ["a", "b", "c"], "2026-03-05")
+    assert not fair and "other features" in why
+    assert not champion_is_fair(LIVE, ["b", "a"], "2026-03-05")[0]  # order matters to a model
+
+
+def test_champion_trained_up_to_the_holdout_start_is_not_fair() -> None:
+    fair, why = champion_is_fair(LIVE, ["a", "b"], "2026-03-04")
+    assert not fair
+    assert "0.1.4" in why and "2026-03-04" in why
+
+
+def test_champion_trained_after_the_holdout_start_is_not_fair() -> None:
+    # A backfill of an old day: the live model has seen this holdout.
+    fair, why = champion_is_fair(LIVE, ["a", "b"], "2026-02-10")
+    assert not fair
+    assert "2026-02-10" in why
+
+
+def test_champion_trained_strictly_before_the_holdout_is_fair() -> None:
+    fair, why = champion_is_fair(LIVE, ["a", "b"], "2026-03-05")
+    assert fair
+    assert "0.1.4" in why
+
+
+def test_champion_of_unknown_training_end_is_not_fair() -> None:
+    # Without fit_end_day nobody can tell whether it has seen the holdout.
+    fair, _ = champion_is_fair(
+        {"version": "0.1.0", "features": ["a", "b"]}, ["a", "b"], "2026-03-05"
+    )
+    assert not fair
+
+
+# ---- gate --------------------------------------------------------------------------------
+
+
+def test_gate_passes_without_champion_when_above_threshold() -> None:
+    d = decide_gate(0.91, 0.8, 0.02)
+    assert d.passed and d.rule == "passed"
+    assert "0.9100" in d.reason and "0.8000" in d.reason
+    assert "no fair live model" in d.reason
+
+
+def test_gate_accuracy_equal_to_threshold_passes() -> None:
+    assert decide_gate(80 / 100, 0.8, 0.02).passed
+    assert decide_gate(0.8, 0.8, 0.02, "0.1.0", 0.81).passed
+
+
+def test_gate_just_below_threshold_fails_with_the_numbers() -> None:
+    d = decide_gate(0.7999, 0.8, 0.02)
+    assert not d.passed
+    assert d.rule == "below_threshold"
+    assert d.reason == "accuracy 0.7999 < threshold 0.8000"
+
+
+def test_gate_below_threshold_fails_even_if_better_than_champion() -> None:
+    d = decide_gate(0.75, 0.8, 0.02, "0.1.3", 0.70)
+    assert not d.passed and d.rule == "below_threshold"
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "champion", "max_regression"),
+    [
+        (0.88, 0.90, 0.02),
+        (82 / 100, 92 / 100, 0.1),  # 0.92 - 0.1 is 0.8200000000000001 in floating point
+        (33 / 40, 37 / 40, 0.1),
+        (0.85, 0.85, 0.0),
+    ],
+)
+def test_gate_accuracy_equal_to_champion_minus_margin_passes(
+    accuracy: float, champion: float, max_regression: float
+) -> None:
+    d = decide_gate(accuracy, 0.8, max_regression, "0.1.3", champion)
+    assert d.passed, d.reason
+    assert d.rule == "passed"
+    assert "0.1.3" in d.reason
+
+
+def test_gate_just_below_champion_minus_margin_fails_with_the_numbers() -> None:
+    d = decide_gate(0.8799, 0.8, 0.02, "0.1.3", 0.90)
+    assert not d.passed
+    assert d.rule == "regression_vs_champion"
+    assert d.reason == "accuracy 0.8799 vs live 0.1.3 0.9000 with max regression 0.0200"
+    assert d.as_dict() == {
+        "passed": False,
+        "rule": "regression_vs_champion",
+        "reason": d.reason,
+        "accuracy": 0.8799,
+        "threshold": 0.8,
+        "champion_version": "0.1.3",
+        "champion_accuracy": 0.90,
+        "max_regression": 0.02,
+    }
+
+
+def test_gate_passes_when_better_than_champion() -> None:
+    d = decide_gate(0.95, 0.8, 0.02, "0.1.3", 0.90)
+    assert d.passed
+    assert d.reason == (
+        "accuracy 0.9500 >= threshold 0.8000 and within 0.0200 of live 0.1.3 (0.9000)"
+    )

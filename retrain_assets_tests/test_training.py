@@ -1,0 +1,391 @@
+"""retrain_assets.training: windows, the time-ordered holdout, fitting, and the model file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+
+from retrain_assets import training
+from retrain_assets.training import (
+    DAY_COLUMN,
+    TrainingError,
+    assemble_window,
+    build_pipeline,
+    describe,
+    fit_window,
+    model_from_bytes,
+    model_to_bytes,
+    split_holdout,
+    window_for,
+)
+from retrain_assets.validation import DataValidationError
+
+FAST = {"n_estimators": 5}  # random_forest, kept tiny
+
+
+def day_rows(
+    seed: int, n: int = 40, *, flip: bool = False, extra: dict | None = None
+) -> pd.DataFrame:
+    """One validated day: two float features, label = a + b > 0 (or its opposite)."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    label = (a + b > 0).astype("int64")
+    frame = pd.DataFrame({"a": a, "b": b, "target": 1 - label if flip else label})
+    for column, value in (extra or {}).items():
+        frame[column] = value
+    return frame
+
+
+def window_of(frames: dict[str, pd.DataFrame]) -> training.Window:
+    days = sorted(frames)
+    return assemble_window(frames, {d: f"/landing/{d}.csv" for d in days}, days, "target")
+
+
+def fit(window: training.Window, **kwargs):
+    options = {
+        "target": "target",
+        "holdout_fraction": 0.2,
+        "min_train_rows": 10,
+        "estimator": "random_forest",
+        "params": FAST,
+    }
+    options.update(kwargs)
+    return fit_window(window, **options)
+
+
+# ---- windows -----------------------------------------------------------------------------
+
+
+def test_window_for_lists_days_oldest_first() -> None:
+    assert window_for("2026-03-05", 3, "2026-01-01") == ["2026-03-03", "2026-03-04", "2026-03-05"]
+    assert window_for("2026-03-01", 2, "2026-01-01") == ["2026-02-28", "2026-03-01"]
+
+
+def test_window_for_clips_at_the_start_date() -> None:
+    assert window_for("2026-01-03", 14, "2026-01-01") == ["2026-01-01", "2026-01-02", "2026-01-03"]
+    assert window_for("2026-01-01", 14, "2026-01-01") == ["2026-01-01"]
+
+
+def test_assemble_window_orders_days_oldest_first_whatever_the_mapping_order() -> None:
+    days = ["2026-03-01", "2026-03-02", "2026-03-03"]
+    frames = {d: day_rows(i, n=5 + i) for i, d in reversed(list(enumerate(days)))}
+    window = assemble_window(frames, {d: d for d in days}, days, "target")
+    assert window.days_used == days
+    assert (
+        window.frame[DAY_COLUMN].tolist()
+        == ["2026-03-01"] * 5 + ["2026-03-02"] * 6 + ["2026-03-03"] * 7
+    )
+    # Rows inside a day keep their (time) order.
+    assert window.frame["a"].iloc[:5].tolist() == frames["2026-03-01"]["a"].tolist()
+    assert window.features == ["a", "b"]
+
+
+def test_assemble_window_tolerates_and_reports_missing_days() -> None:
+    days = window_for("2026-03-05", 5, "2026-01-01")
+    frames = {"2026-03-02": day_rows(1), "2026-03-05": day_rows(2)}
+    window = assemble_window(frames, {}, days, "target")
+    assert window.days_used == ["2026-03-02", "2026-03-05"]
+    assert window.days_missing == ["2026-03-01", "2026-03-03", "2026-03-04"]
+    assert len(window.frame) == 80
+
+
+def test_assemble_window_with_no_day_at_all() -> None:
+    with pytest.raises(TrainingError, match=r"no data in the training window 2026-03-01\.\.2026"):
+        assemble_window({}, {}, ["2026-03-01", "2026-03-02"], "target")
+
+
+def test_day_lacking_a_feature_of_the_newest_day_names_the_file() -> None:
+    frames = {
+        "2026-03-01": day_rows(1),
+        "2026-03-02": day_rows(2).drop(columns=["b"]),
+        "2026-03-03": day_rows(3),
+    }
+    sources = {d: f"/landing/{d}.csv" for d in frames}
+    with pytest.raises(DataValidationError) as info:
+        assemble_window(frames, sources, sorted(frames), "target")
+    message = str(info.value)
+    assert message.startswith("/landing/2026-03-02.csv:")
+    assert "missing feature column(s) b" in message
+    assert "2026-03-03" in message  # the day whose features set the standard
+
+
+def test_newest_day_sets_the_feature_set_and_drops_timestamp() -> None:
+    old = day_rows(1, extra={"c": 1.0, "timestamp": pd.Timestamp("2026-03-01", tz="UTC")})
+    new = day_rows(2, extra={"timestamp": pd.Timestamp("2026-03-02", tz="UTC")})
+    window = window_of({"2026-03-01": old, "2026-03-02": new})
+    assert window.features == ["a", "b"]
+    assert list(window.frame.columns) == ["a", "b", "target", DAY_COLUMN]
+
+
+def test_labels_of_mixed_types_are_unified_across_the_whole_window() -> None:
+    # 1,200 integer labels first, then a day whose labels arrived as text: the window must not
+    # hand scikit-learn a column mixing ints and strings (it refuses to fit on that).
+    frames = {
+        "2026-03-01": day_rows(1, n=600),
+        "2026-03-02": day_rows(2, n=600),
+        "2026-03-03": day_rows(3, n=600).astype({"target": str}),
+    }
+    window = window_of(frames)
+    assert {type(v) for v in window.frame["target"]} == {str}
+    model, _ = fit(window)
+    assert model.classes == ["0", "1"]
+
+
+# ---- holdout -----------------------------------------------------------------------------
+
+
+def test_split_holdout_takes_the_newest_rows() -> None:
+    frames = {
+        f"2026-03-0{i}": day_rows(i, n=n)
+        for i, n in zip(range(1, 6), [40, 40, 40, 40, 30], strict=True)
+    }
+    window = window_of(frames)
+    fit_rows, holdout = split_holdout(window, 0.2)
+    assert len(window.frame) == 190
+    assert len(holdout) == 38  # ceil(190 * 0.2)
+    assert fit_rows.index.tolist() == list(range(152))
+    assert holdout.index.tolist() == list(range(152, 190))
+    assert fit_rows[DAY_COLUMN].max() <= holdout[DAY_COLUMN].min()
+
+
+def test_split_holdout_with_a_single_row_has_nothing_to_fit() -> None:
+    window = window_of({"2026-03-01": day_rows(1, n=1)})
+    with pytest.raises(TrainingError, match="nothing left to fit"):
+        split_holdout(window, 0.2)
+
+
+def test_holdout_rows_are_never_used_for_fitting() -> None:
+    # Four normal days, then a newest day (exactly the last 20 %) whose labels are inverted: if
+    # any of those rows reached the fit, the model would differ.
+    frames = {f"2026-03-0{i}": day_rows(i) for i in range(1, 5)}
+    frames["2026-03-05"] = day_rows(5, flip=True)
+    window = window_of(frames)
+    model, holdout = fit(window, estimator="logistic_regression", params={})
+
+    older = window.frame.iloc[:160]
+    reference = build_pipeline("logistic_regression", {}).fit(
+        older[["a", "b"]].to_numpy(), older["target"].to_numpy()
+    )
+    assert model_to_bytes(model.pipeline) == model_to_bytes(reference)
+    pd.testing.assert_frame_equal(holdout, window.frame.iloc[160:])
+    assert (model.fit_rows, model.holdout_rows) == (160, 40)
+    assert model.fit_end_day == "2026-03-04"
+    assert model.holdout_start_day == "2026-03-05"
+    # The check has teeth: fitting on every row gives another model.
+    everything = build_pipeline("logistic_regression", {}).fit(
+        window.frame[["a", "b"]].to_numpy(), window.frame["target"].to_numpy()
+    )
+    assert model_to_bytes(everything) != model_to_bytes(reference)
+    # ...and the model trained on the older rows is fooled by the inverted newest day.
+    predictions = model.pipeline.predict(holdout[["a", "b"]].to_numpy())
+    assert (predictions == holdout["target"].to_numpy()).mean() < 0.3
+
+
+def test_split_inside_a_day_reports_days_in_time_order() -> None:
+    frames = {
+        f"2026-03-0{i}": day_rows(i, n=n)
+        for i, n in zip(range(1, 5), [50, 50, 50, 30], strict=True)
+    }
+    model, holdout = fit(window_of(frames), holdout_fraction=0.25)  # 45 rows: 15 of day 3
+    assert model.holdout_rows == 45 and len(holdout) == 45
+    assert model.fit_end_day == "2026-03-03"
+    assert model.holdout_start_day == "2026-03-03"
+    assert holdout[DAY_COLUMN].tolist() == ["2026-03-03"] * 15 + ["2026-03-04"] * 30
+
+
+# ---- fit errors --------------------------------------------------------------------------
+
+
+def test_too_few_rows_names_the_setting() -> None:
+    window = window_of({"2026-03-01": day_rows(1, n=20), "2026-03-02": day_rows(2, n=20)})
+    with pytest.raises(TrainingError) as info:
+        fit(window, min_train_rows=50)
+    message = str(info.value)
+    assert "only 40 row(s)" in message
+    assert "2026-03-01..2026-03-02" in message
+    assert "minimum of 50" in message
+    assert "RETRAIN_MIN_TRAIN_ROWS" in message
+
+
+def test_single_class_in_the_training_rows_names_class_and_column() -> None:
+    ones = day_rows(1)
+    ones["label"] = "spam"
+    later = day_rows(2)
+    later["label"] = np.where(later["a"] > 0, "spam", "ham")
+    frames = {"2026-03-01": ones.drop(columns="target"), "2026-03-02": later.drop(columns="target")}
+    window = assemble_window(frames, {}, sorted(frames), "label")
+    with pytest.raises(TrainingError) as info:
+        fit(window, target="label", holdout_fraction=0.5)
+    message = str(info.value)
+    assert "single class" in message
+    assert "'spam'" in message
+    assert "column 'label'" in message
+
+
+def test_unknown_estimator() -> None:
+    window = window_of({"2026-03-01": day_rows(1)})
+    with pytest.raises(TrainingError) as info:
+        fit(window, estimator="xgboost", params={})
+    message = str(info.value)
+    assert "unknown estimator 'xgboost'" in message
+    assert "hist_gradient_boosting, logistic_regression, random_forest" in message
+
+
+def test_unknown_hyperparameter() -> None:
+    window = window_of({"2026-03-01": day_rows(1)})
+    with pytest.raises(TrainingError) as info:
+        fit(window, params={"n_trees": 5})
+    message = str(info.value)
+    assert "bad hyperparameters for random_forest" in message
+    assert "n_trees" in message
+
+
+@pytest.mark.parametrize(
+    ("estimator", "params", "name"),
+    [
+        ("random_forest", {"n_estimators": 0}, "n_estimators"),
+        ("random_forest", {"n_estimators": "ten"}, "n_estimators"),
+        ("hist_gradient_boosting", {"learning_rate": -1.0}, "learning_rate"),
+        ("logistic_regression", {"C": -1.0}, "C"),
+    ],
+)
+def test_bad_hyperparameter_value(estimator: str, params: dict, name: str) -> None:
+    window = window_of({"2026-03-01": day_rows(1)})
+    with pytest.raises(TrainingError) as info:
+        fit(window, estimator=estimator, params=params)
+    message = str(info.value)
+    assert f"bad hyperparameters for {estimator}" in message
+    assert f"'{name}'" in message
+
+
+# ---- the fitted model and its facts ------------------------------------------------------
+
+
+def test_trained_model_facts_are_json_safe_and_complete() -> None:
+    frames = {f"2026-03-0{i}": day_rows(i) for i in range(1, 4)}
+    model, _ = fit(window_of(frames))
+    facts = json.loads(json.dumps(describe(model)))
+    assert facts["estimator"] == "random_forest"
+    assert facts["params"]["n_estimators"] == 5
+    assert facts["params"]["random_state"] == 0  # defaults are recorded too
+    assert facts["features"] == ["a", "b"]
+    assert facts["classes"] == [0, 1]
+    assert facts["fit_rows"] + facts["holdout_rows"] == 120
+    assert facts["window_days"] == ["2026-03-01", "2026-03-02", "2026-03-03"]
+    assert len(facts["data_fingerprint"]) == 64
+
+
+def test_data_fingerprint_follows_the_data() -> None:
+    frames = {f"2026-03-0{i}": day_rows(i) for i in range(1, 4)}
+    first, _ = fit(window_of(frames))
+    again, _ = fit(window_of({d: f.copy() for d, f in frames.items()}))
+    frames["2026-03-02"].loc[3, "a"] += 1.0
+    changed, _ = fit(window_of(frames))
+    assert first.data_fingerprint == again.data_fingerprint
+    assert changed.data_fingerprint != first.data_fingerprint
+
+
+def test_partial_nulls_are_imputed_inside_the_model() -> None:
+    frames = {f"2026-03-0{i}": day_rows(i) for i in range(1, 4)}
+    frames["2026-03-01"].loc[:5, "a"] = np.nan
+    model, _ = fit(window_of(frames))
+    assert model.pipeline.predict(np.array([[np.nan, 1.0]])).shape == (1,)
+
+
+# ---- model file: reproducible, safe ------------------------------------------------------
+
+
+ESTIMATOR_PARAMS = [
+    ("random_forest", {"n_estimators": 5}),
+    ("hist_gradient_boosting", {"max_iter": 10}),
+    ("logistic_regression", {}),
+]
+
+
+def xy(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    frame = day_rows(seed, n=200)
+    frame.loc[::17, "b"] = np.nan
+    return frame[["a", "b"]].to_numpy(), frame["target"].to_numpy()
+
+
+@pytest.mark.parametrize(("estimator", "params"), ESTIMATOR_PARAMS)
+def test_model_bytes_are_reproducible(estimator: str, params: dict) -> None:
+    x, y = xy()
+    pipeline = build_pipeline(estimator, params).fit(x, y)
+    first = model_to_bytes(pipeline)
+    assert hashlib.sha256(model_to_bytes(pipeline)).hexdigest() == training.sha256(first)
+    refit = build_pipeline(estimator, params).fit(x, y)
+    assert training.sha256(model_to_bytes(refit)) == training.sha256(first)
+    other = build_pipeline(estimator, params).fit(*xy(1))
+    assert training.sha256(model_to_bytes(other)) != training.sha256(first)
+
+
+@pytest.mark.parametrize(("estimator", "params"), ESTIMATOR_PARAMS)
+def test_model_bytes_round_trip_predictions(estimator: str, params: dict) -> None:
+    x, y = xy()
+    pipeline = build_pipeline(estimator, params).fit(x, y)
+    loaded = model_from_bytes(model_to_bytes(pipeline))
+    x_new, _ = xy(5)
+    np.testing.assert_array_equal(loaded.predict(x_new), pipeline.predict(x_new))
+    np.testing.assert_allclose(loaded.predict_proba(x_new), pipeline.predict_proba(x_new))
+    assert loaded.classes_.tolist() == [0, 1]
+
+
+class NotAModel:
+    """Stands in for anything a tampered model file could smuggle in."""
+
+    def __init__(self) -> None:
+        self.payload = "rm -rf /"
+
+
+def test_model_file_with_an_untrusted_type_is_refused() -> None:
+    data = sio.dumps({"model": NotAModel()})
+    with pytest.raises(ValueError) as info:
+        model_from_bytes(data)
+    message = str(info.value)
+    assert "not on the trust list" in message
+    assert "NotAModel" in message
+
+
+def test_model_file_referencing_a_dangerous_function_is_refused() -> None:
+    import os
+
+    data = sio.dumps({"hook": os.system})
+    with pytest.raises(ValueError, match="not on the trust list"):
+        model_from_bytes(data)
+
+
+def test_model_loading_never_uses_pickle(monkeypatch: pytest.MonkeyPatch) -> None:
+    x, y = xy()
+    pipeline = build_pipeline("random_forest", FAST).fit(x, y)
+    data = model_to_bytes(pipeline)
+    assert data[:2] == b"PK"  # a zip archive (skops), not a pickle stream
+
+    calls = []
+
+    def forbidden(*args, **kwargs):
+        calls.append(args)
+        raise AssertionError("pickle used")
+
+    monkeypatch.setattr(pickle, "loads", forbidden)
+    monkeypatch.setattr(pickle, "load", forbidden)
+    monkeypatch.setattr(pickle, "Unpickler", forbidden)
+    loaded = model_from_bytes(data)
+    np.testing.assert_array_equal(loaded.predict(x), pipeline.predict(x))
+    # A pickle dressed up as a model file is rejected without being unpickled.
+    with pytest.raises(Exception):  # noqa: B017 - any refusal will do, as long as it is one
+        model_from_bytes(pickle.dumps(pipeline))
+    assert calls == []
+
+
+def test_code_version_names_the_package_and_a_digest() -> None:
+    version = training.code_version()
+    package, _, digest = version.partition("+")
+    assert package == training.__version__
+    assert len(digest) == 12 and int(digest, 16) >= 0
