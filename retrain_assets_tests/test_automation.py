@@ -16,7 +16,6 @@ from retrain_assets.automation import (
     retrain_job,
     retrain_schedule,
 )
-
 from retrain_assets.definitions import defs
 
 UTC = dt.UTC

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import shutil
 import subprocess
 import time
@@ -23,10 +22,18 @@ import pytest
 import yaml
 
 from retrain_assets_tests import proc_helpers as ph
+from retrain_assets_tests.proc_helpers import (
+    interpolate,
+    local_env,
+    localise,
+    read_env_file,
+    service_command,
+    service_env,
+)
 
 ROOT = ph.REPO_ROOT
-CONTAINER_HOME = "/opt/dagster/dagster_home"
-DAGSTER_SERVICES = ("code_server", "webserver", "daemon")
+CONTAINER_HOME = ph.CONTAINER_HOME
+DAGSTER_SERVICES = ph.DAGSTER_SERVICES
 PG_VARS = (
     "DAGSTER_PG_HOST",
     "DAGSTER_PG_PORT",
@@ -60,62 +67,19 @@ MINIMAL_ENV = {"DAGSTER_PG_PASSWORD": "s3cret"}
 # Reading the files the way docker compose does
 # ---------------------------------------------------------------------------------------------
 
-# ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}; `$$` escapes a dollar.
-_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}")
+# Shared with the other e2e modules; they live in proc_helpers.
+_INTERPOLATION = ph.COMPOSE_INTERPOLATION
 _ANY_VAR = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
-
-
-def interpolate(text: str, env: Mapping[str, str]) -> str:
-    """Compose's variable substitution (the subset this project uses; no nesting)."""
-
-    def one(match: re.Match[str]) -> str:
-        name, colon, op, arg = match.groups()
-        value = env.get(name)
-        missing = value is None or (colon == ":" and value == "")
-        if op == "-" and missing:
-            return arg
-        if op == "?" and missing:
-            raise KeyError(f"compose would refuse to start: {name}: {arg}")
-        return value or ""
-
-    return "$".join(_INTERPOLATION.sub(one, part) for part in text.split("$$"))
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        assert sep, f"{path.name}: not KEY=VALUE: {line!r}"
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return ph.load_compose()
 
 
 @pytest.fixture(scope="module")
 def env_example() -> dict[str, str]:
     return read_env_file(ROOT / ".env.example")
-
-
-def service_env(compose: Mapping[str, Any], service: str, env: Mapping[str, str]) -> dict[str, str]:
-    environment = compose["services"][service].get("environment") or {}
-    assert isinstance(environment, dict), f"{service}: use the mapping form of `environment`"
-    return {key: interpolate(str(value), env) for key, value in environment.items()}
-
-
-def service_command(compose: Mapping[str, Any], service: str, env: Mapping[str, str]) -> list[str]:
-    command = compose["services"][service]["command"]
-    argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
-    return [interpolate(arg, env) for arg in argv]
 
 
 def option(argv: list[str], *names: str) -> str:
@@ -449,37 +413,6 @@ def test_dockerfile_layers_targets_and_user() -> None:
 
 PARTITION = "2026-03-01"
 ASSETS = ("raw_dataset", "trained_model", "evaluation_metrics", "deployed_model_version")
-
-
-def localise(argv: list[str], home: Path, port: int | None) -> list[str]:
-    """A compose command, made to run on this host: loopback, a free port, a temp DAGSTER_HOME."""
-    out = []
-    for i, arg in enumerate(argv):
-        if arg == "0.0.0.0":
-            arg = "127.0.0.1"  # a test never listens on all interfaces
-        elif port is not None and i > 0 and argv[i - 1] in {"-p", "--port"}:
-            arg = str(port)
-        elif arg.startswith(CONTAINER_HOME):
-            arg = str(home) + arg[len(CONTAINER_HOME) :]
-        out.append(arg)
-    return [ph.bin_path(out[0]), *out[1:]]
-
-
-def local_env(
-    compose: Mapping[str, Any],
-    service: str,
-    env_example: Mapping[str, str],
-    home: Path,
-    overrides: Mapping[str, str | None],
-) -> dict[str, str]:
-    """The service's compose environment (from .env.example), container paths moved to ``home``."""
-    env: dict[str, str | None] = {}
-    for key, value in service_env(compose, service, env_example).items():
-        env[key] = (
-            str(home) + value[len(CONTAINER_HOME) :] if value.startswith(CONTAINER_HOME) else value
-        )
-    env.update(overrides)
-    return ph.dagster_env(**env)
 
 
 def run_check(argv: list[str], env: Mapping[str, str], timeout: float = 60) -> None:

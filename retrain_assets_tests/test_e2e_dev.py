@@ -19,7 +19,8 @@ from retrain_assets.sources import demo_day, demo_is_bad_day
 
 from . import proc_helpers as ph
 
-pytestmark = pytest.mark.e2e
+# Twenty runs, each a fresh run worker process, take minutes on two cores.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 WINDOW = 5
 RUNS_QUERY = """
