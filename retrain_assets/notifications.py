@@ -129,7 +129,11 @@ def _send(context: dg.HookContext, text: str) -> None:
             "Telegram not configured (TELEGRAM_BOT_TOKEN/TELEGRAM_CHAT_ID): no message"
         )
         return
-    result = telegram.client().send_message(text)
+    client = telegram.client()
+    try:
+        result = client.send_message(text)
+    finally:
+        client.close()
     if result.delivered:
         context.log.info(f"Telegram message delivered ({result.attempts} attempt(s))")
     else:
