@@ -5,12 +5,14 @@ A plain module (not a conftest) so any e2e test can import exactly what it needs
 - ``free_port()``, ``start(cmd, env, log_path)``, ``stop(proc)``, ``Processes`` (start many, stop
   all, fail fast with log tails when one dies);
 - ``dagster_env(**overrides)``: a clean environment for child processes;
+- ``wait_until(what, probe, timeout)``: poll until a probe answers;
 - ``graphql(url, query, variables)``, ``wait_graphql(url, timeout)``,
   ``wait_location_loaded(url, name, timeout)``, ``wait_run(url, run_id, timeout)``,
   ``run_error_messages(url, run_id)``;
 - ``wait_grpc(port, timeout)`` for a code server;
 - ``fresh_pg_database()``: a new, randomly named PostgreSQL database, dropped afterwards. When the
   server is unreachable the test is skipped, except under ``CI=true`` where it fails;
+  ``postgres_server_lock(server, exclusive=True)`` for a test that restarts the server;
 - reading docker-compose.yml the way compose does (``interpolate``, ``service_env``,
   ``service_command``, ``localise``, ``local_env``), and ``ComposeTopology``: the compose
   services (code server, webserver, daemon) as processes against a PostgreSQL database, with
@@ -20,6 +22,7 @@ A plain module (not a conftest) so any e2e test can import exactly what it needs
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -30,6 +33,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -273,6 +277,21 @@ def _wait(
         if time.monotonic() >= deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
         time.sleep(interval)
+
+
+def wait_until(
+    what: str,
+    probe: Callable[[], Any],
+    timeout: float,
+    alive: Callable[[], None] | None = None,
+    interval: float = 0.25,
+) -> Any:
+    """Poll ``probe`` until it returns something other than None and return that.
+
+    Connection errors, GraphQL errors and ValueErrors count as "not yet" (a service restarting);
+    TimeoutError names ``what`` and the last such error.
+    """
+    return _wait(what, probe, timeout, alive, interval)
 
 
 def graphql(
@@ -533,28 +552,60 @@ def require_postgres(server: PgServer | None = None) -> None:
     pytest.skip(reason)
 
 
+# Whether this process holds the server lock exclusively (then its own databases need no share).
+_exclusive_server_lock = False
+
+
+@contextlib.contextmanager
+def postgres_server_lock(server: PgServer, *, exclusive: bool) -> Iterator[None]:
+    """A lock on the test PostgreSQL server shared by this suite's processes (pytest-xdist workers).
+
+    Every test database holds it shared; a test that stops or restarts the server holds it
+    exclusively, so it waits for the other workers' databases to be dropped and they wait for
+    the server to be back, instead of losing it mid-test.
+    """
+    global _exclusive_server_lock
+    if _exclusive_server_lock:  # the restart test's own database
+        yield
+        return
+    path = Path(tempfile.gettempdir()) / f"retrain-assets-tests-pg-{server.host}-{server.port}.lock"
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        _exclusive_server_lock = exclusive
+        try:
+            yield
+        finally:
+            _exclusive_server_lock = False
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @contextlib.contextmanager
 def fresh_pg_database(prefix: str = "retrain_e2e") -> Iterator[PgDatabase]:
-    """A new database with a random name; dropped (connections and all) on exit."""
+    """A new database with a random name; dropped (connections and all) on exit.
+
+    Holds ``postgres_server_lock`` shared while the database exists.
+    """
     server = PgServer.from_env()
-    require_postgres(server)
     name = f"{prefix}_{secrets.token_hex(6)}"
-    conn = server.admin_connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        conn.close()
-    try:
-        yield PgDatabase(server, name)
-    finally:
+    # Lock first: another worker may be restarting the server right now.
+    with postgres_server_lock(server, exclusive=False):
+        require_postgres(server)
         conn = server.admin_connect()
         try:
             with conn.cursor() as cur:
-                # FORCE (PostgreSQL 13+) ends sessions a killed process may have left behind.
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                cur.execute(f'CREATE DATABASE "{name}"')
         finally:
             conn.close()
+        try:
+            yield PgDatabase(server, name)
+        finally:
+            conn = server.admin_connect()
+            try:
+                with conn.cursor() as cur:
+                    # FORCE (PostgreSQL 13+) ends sessions a killed process may have left behind.
+                    cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                conn.close()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.utils import make_new_run_id
 
 from retrain_assets.automation import (
+    CATCHUP_DAYS,
     LANE_TAG,
     SETTLE_SECONDS,
     evaluate_landing_dir,
@@ -40,9 +43,44 @@ def test_schedule_targets_the_previous_utc_day(moment: dt.datetime, expected: st
         context = dg.build_schedule_context(
             instance=instance, scheduled_execution_time=moment, repository_def=REPOSITORY
         )
-        request = retrain_schedule.evaluate_tick(context).run_requests[0]
-    assert request.partition_key == expected
-    assert request.run_key == f"schedule:{expected}"
+        requests = retrain_schedule.evaluate_tick(context).run_requests
+    # The previous day comes last; before it, the week's days the schedule never ran (here: all).
+    assert requests[-1].partition_key == expected
+    assert requests[-1].run_key == f"schedule:{expected}"
+    assert len(requests) == CATCHUP_DAYS
+    keys = [r.partition_key for r in requests]
+    assert keys == sorted(keys) and len(set(keys)) == CATCHUP_DAYS
+
+
+def test_schedule_catches_up_only_the_days_it_has_not_run() -> None:
+    moment = dt.datetime(2026, 3, 20, 1, 0, tzinfo=UTC)
+    with dg.instance_for_test() as instance:
+        for day in ("2026-03-14", "2026-03-16", "2026-03-17", "2026-03-18"):
+            instance.add_run(
+                DagsterRun(
+                    job_name="retrain_job",
+                    run_id=make_new_run_id(),
+                    tags={"dagster/schedule_name": "retrain_schedule", "dagster/partition": day},
+                )
+            )
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=moment, repository_def=REPOSITORY
+        )
+        requests = retrain_schedule.evaluate_tick(context).run_requests
+        assert [r.partition_key for r in requests] == ["2026-03-13", "2026-03-15", "2026-03-19"]
+
+        for request in requests:
+            instance.add_run(
+                DagsterRun(
+                    job_name="retrain_job",
+                    run_id=make_new_run_id(),
+                    tags={"dagster/schedule_name": "retrain_schedule",
+                          "dagster/partition": request.partition_key},
+                )
+            )
+        again = retrain_schedule.evaluate_tick(context)
+        assert not again.run_requests
+        assert "already ran every day" in again.skip_message
 
 
 def test_schedule_skips_days_before_the_start_date() -> None:
