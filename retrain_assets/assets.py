@@ -153,6 +153,7 @@ def trained_model(
         if day not in frames:
             raise NoDataError(f"no data for {day}: raw_dataset for that day is missing")
         window = training.assemble_window(frames, origins, days, retrain.target_column)
+        del frames  # the window holds its own copy; the days need not stay in memory for the fit
         model, holdout = training.fit_window(
             window,
             target=retrain.target_column,
