@@ -22,6 +22,7 @@ from typing import Any
 
 from benchmarks.measure import load_average, machine
 from benchmarks.workloads import (
+    THREADS,
     BackfillSize,
     OneDaySize,
     SensorSize,
@@ -160,6 +161,11 @@ def notes(results: dict[str, dict[str, Any]]) -> list[str]:
             f"vs bare {r['bare_cpu_s']}s"
         )
     lines.append("bare = " + next(iter(results.values())).get("bare", ""))
+    lines.append(
+        "every measured process (pipeline and bare) runs with "
+        + ", ".join(f"{k}={v}" for k, v in THREADS.items())
+        + "; wall ratios take the fastest of the repeats, cpu_ratio compares CPU seconds"
+    )
     return lines
 
 
@@ -185,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "load_average_at_start": load_average(),
+        "threads": THREADS,  # every measured process, pipeline and bare alike
         "workdir": str(root),
     }
     print(f"benchmarks ({args.size}) in {root}", flush=True)
