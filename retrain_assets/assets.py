@@ -16,6 +16,7 @@ import pandas as pd
 from retrain_assets import evaluation, training
 from retrain_assets.resources import RetrainResource
 from retrain_assets.settings import settings
+from retrain_assets.storage import release_read_buffers
 from retrain_assets.validation import DataValidationError, NoDataError, content_hash
 
 # backfill_policy and partitioned checks are marked beta/preview in Dagster 1.13; they are used
@@ -152,8 +153,10 @@ def trained_model(
         frames, origins = _window_frames(retrain, context, days)
         if day not in frames:
             raise NoDataError(f"no data for {day}: raw_dataset for that day is missing")
-        window = training.assemble_window(frames, origins, days, retrain.target_column)
-        del frames  # the window holds its own copy; the days need not stay in memory for the fit
+        window = training.assemble_window(
+            frames, origins, days, retrain.target_column, consume=True
+        )
+        release_read_buffers()  # the consumed days' Arrow-backed memory
         model, holdout = training.fit_window(
             window,
             target=retrain.target_column,

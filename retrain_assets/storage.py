@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 
 def fsync_dir(path: Path) -> None:
@@ -39,6 +40,28 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+def release_read_buffers() -> None:
+    """Give memory that Arrow's pool holds back to the OS.
+
+    pd.read_parquet hands out frames backed by Arrow's memory pool (and to_parquet converts
+    through it), which keeps freed pages for reuse by Arrow only: after a window's days are
+    read and dropped, that memory would stay resident through the fit, the run's memory peak.
+    Measured on a 1M-row window: 85 MB kept after reading, 165 MB after the days are dropped.
+    """
+    pa.default_memory_pool().release_unused()
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(path)
+    release_read_buffers()
+    return frame
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_parquet(path, index=False)
+    release_read_buffers()
+
+
 def dump_json(value: Any) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True, default=str) + "\n").encode()
 
@@ -58,7 +81,7 @@ class ArtifactStore:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         try:
-            frame.to_parquet(tmp, index=False)
+            write_parquet(frame, Path(tmp))
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -67,7 +90,7 @@ class ArtifactStore:
 
     def read_raw(self, day: str) -> pd.DataFrame | None:
         path = self.raw_path(day)
-        return pd.read_parquet(path) if path.exists() else None
+        return read_parquet(path) if path.exists() else None
 
     def model_dir(self, day: str) -> Path:
         return self.root / "trained_model" / day
@@ -80,7 +103,7 @@ class ArtifactStore:
         (directory / "info.json").unlink(missing_ok=True)
         write_atomic(directory / "model.skops", model_bytes)
         tmp = directory / ".holdout.parquet.tmp"
-        holdout.to_parquet(tmp, index=False)
+        write_parquet(holdout, tmp)
         os.replace(tmp, directory / "holdout.parquet")
         write_atomic(directory / "info.json", dump_json(info))
         return directory
@@ -96,7 +119,7 @@ class ArtifactStore:
         return (
             (directory / "model.skops").read_bytes(),
             info,
-            pd.read_parquet(directory / "holdout.parquet"),
+            read_parquet(directory / "holdout.parquet"),
         )
 
     def evaluation_path(self, day: str) -> Path:

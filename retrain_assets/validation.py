@@ -86,7 +86,7 @@ def _labels(values: pd.Series) -> pd.Series:
 def validate_day(frame: pd.DataFrame, *, source: str, target: str, min_rows: int) -> pd.DataFrame:
     """Check one day's rows and return them ready to train on.
 
-    Features become float64 (partial nulls are allowed; the model imputes them), the target keeps
+    Features become float64 (partial nulls are allowed; the model handles them), the target keeps
     its labels, rows are ordered by `timestamp` when that column exists.
     """
     if len(frame) == 0:

@@ -291,11 +291,15 @@ def test_data_fingerprint_follows_the_data() -> None:
     assert changed.data_fingerprint != first.data_fingerprint
 
 
-def test_partial_nulls_are_imputed_inside_the_model() -> None:
+@pytest.mark.parametrize("estimator", sorted(training.ESTIMATORS))
+def test_partial_nulls_are_handled_inside_the_model(estimator: str) -> None:
     frames = {f"2026-03-0{i}": day_rows(i) for i in range(1, 4)}
     frames["2026-03-01"].loc[:5, "a"] = np.nan
-    model, _ = fit(window_of(frames))
-    assert model.pipeline.predict(np.array([[np.nan, 1.0]])).shape == (1,)
+    model, _ = fit(window_of(frames), estimator=estimator, params={})
+    # Trees take NaN natively; the others impute inside the saved pipeline.
+    assert ("impute" in model.pipeline.named_steps) == (estimator in training.NEEDS_IMPUTER)
+    predicted = model.pipeline.predict(np.array([[np.nan, 1.0], [np.nan, -1.0]]))
+    assert set(predicted) <= set(model.classes)
 
 
 # ---- model file: reproducible, safe ------------------------------------------------------
