@@ -86,6 +86,27 @@ def test_assemble_window_orders_days_oldest_first_whatever_the_mapping_order() -
     assert window.features == ["a", "b"]
 
 
+def test_assemble_window_consume_drops_each_day_and_builds_the_same_window() -> None:
+    days = ["2026-03-01", "2026-03-02", "2026-03-03"]
+    frames = {d: day_rows(i, n=20 + i) for i, d in enumerate(days)}
+    kept = assemble_window(dict(frames), {}, days, "target")
+    owned = dict(frames)
+    consumed = assemble_window(owned, {}, days, "target", consume=True)
+    assert owned == {}  # the caller's days are gone: the window is the only copy in memory
+    pd.testing.assert_frame_equal(consumed.frame, kept.frame)
+    # The features are one float64 matrix: fitting slices it instead of copying it.
+    matrix = consumed.frame[consumed.features].to_numpy()
+    assert matrix.dtype == np.float64
+    assert np.shares_memory(matrix, consumed.frame[consumed.features].to_numpy())
+
+
+def test_assemble_window_consume_keeps_every_day_when_a_day_is_rejected() -> None:
+    frames = {"2026-03-01": day_rows(1).drop(columns=["b"]), "2026-03-02": day_rows(2)}
+    with pytest.raises(DataValidationError, match="missing feature column"):
+        assemble_window(frames, {d: d for d in frames}, sorted(frames), "target", consume=True)
+    assert sorted(frames) == ["2026-03-01", "2026-03-02"]
+
+
 def test_assemble_window_tolerates_and_reports_missing_days() -> None:
     days = window_for("2026-03-05", 5, "2026-01-01")
     frames = {"2026-03-02": day_rows(1), "2026-03-05": day_rows(2)}

@@ -1,0 +1,105 @@
+"""The benchmark harness: its ratios only mean something if bare does the pipeline's ML and the
+measurements are the measured process's own. No timings are asserted here."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import bare
+from benchmarks.data import TARGET, days_from, write_days
+from benchmarks.measure import run_measured
+from benchmarks.run import goal_report
+from retrain_assets import evaluation, training
+from retrain_assets.sources import LandingDirSource
+
+FIRST = "2026-01-01"
+REPO = Path(__file__).resolve().parents[1]  # the launcher runs as `python -m benchmarks.measure`
+
+
+@pytest.mark.parametrize(
+    ("estimator", "params"),
+    [("random_forest", {"n_estimators": 10}), ("hist_gradient_boosting", {"max_iter": 20})],
+)
+def test_bare_computes_what_the_pipeline_computes(
+    tmp_path: Path, estimator: str, params: dict
+) -> None:
+    days = days_from(FIRST, 5)
+    write_days(tmp_path / "landing", days, FIRST, rows=300, features=6)
+
+    result = bare.retrain_day(
+        tmp_path / "landing",
+        tmp_path / "models",
+        days[-1],
+        window=3,
+        start_date=FIRST,
+        estimator=estimator,
+        params=params,
+    )
+
+    # The pipeline's path: validated days, the window, the holdout split, fit and scoring.
+    source = LandingDirSource(tmp_path / "landing", TARGET, min_rows=10)
+    window_days = training.window_for(days[-1], 3, FIRST)
+    frames = {day: source.load(day)[0] for day in window_days}
+    window = training.assemble_window(frames, {}, window_days, TARGET, consume=True)
+    model, holdout = training.fit_window(
+        window,
+        target=TARGET,
+        holdout_fraction=bare.HOLDOUT_FRACTION,
+        min_train_rows=10,
+        estimator=estimator,
+        params=params,
+    )
+    metrics = evaluation.evaluate(model.pipeline, holdout, model.features, TARGET)
+
+    assert result["rows"] == model.fit_rows + model.holdout_rows == 900
+    assert result["features"] == len(model.features) == 6
+    for name in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc"):
+        assert result[name] == metrics[name], name
+    assert result["confusion_matrix"] == metrics["confusion_matrix"]
+    assert (tmp_path / "models" / f"{days[-1]}.skops").is_file()
+
+
+def test_bare_window_clips_at_the_start_date_like_the_pipeline() -> None:
+    for day, window in [("2026-01-03", 14), ("2026-02-10", 14), ("2026-02-10", 1)]:
+        assert bare.window_days(day, window, FIRST) == training.window_for(day, window, FIRST)
+
+
+def test_measured_peak_rss_is_the_child_s_own(tmp_path: Path) -> None:
+    # This test process holds hundreds of MB (pandas, scikit-learn, dagster); a child that
+    # allocates little must not inherit that high-water mark, one that allocates much must show it.
+    allocate = "b = bytearray({mb} << 20); b[::4096] = b'x' * len(b[::4096])"
+    small = run_measured(
+        [sys.executable, "-c", allocate.format(mb=1)], {}, tmp_path / "small.log", REPO
+    )
+    large = run_measured(
+        [sys.executable, "-c", allocate.format(mb=300)], {}, tmp_path / "large.log", REPO
+    )
+    assert small.returncode == large.returncode == 0
+    assert small.peak_rss_mb < 60
+    assert large.peak_rss_mb >= 300
+    assert large.cpu_s > 0
+
+
+def test_failed_command_reports_its_exit_code(tmp_path: Path) -> None:
+    failed = run_measured(
+        [sys.executable, "-c", "raise SystemExit(3)"], {}, tmp_path / "f.log", REPO
+    )
+    assert failed.returncode == 3
+
+
+def test_goal_report_judges_ratio_and_memory_above_the_interpreter() -> None:
+    result = {
+        "ratio": 1.14,
+        "window_data_mb": 160.0,
+        "peak_rss_mb": 690.0,
+        "import_baseline_rss_mb": {"pipeline": 250.0},
+    }
+    report = goal_report("scale", result)
+    assert report["ratio_met"] is True
+    assert report["rss_goal_mb"] == 480.0
+    assert report["rss_met"] is False  # 690 MB > 3 x 160 MB
+    assert report["rss_above_imports_mb"] == 440.0
+    assert report["rss_above_imports_met"] is True
+    assert goal_report("backfill", {"ratio": 1.6})["ratio_met"] is False
+    assert goal_report("sensor_latency", {"ratio": None}) == {}
