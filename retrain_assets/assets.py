@@ -205,6 +205,8 @@ def trained_model(
             f"fitted {model.estimator} on {model.fit_rows} rows "
             f"({len(window.days_used)} days) in {model.fit_seconds:.2f}s",
         )
+        # Before the next day's window is read: a batch holds one window at a time.
+        del window, model, holdout, model_bytes
     return dg.MaterializeResult()
 
 

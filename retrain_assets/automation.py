@@ -31,6 +31,13 @@ retrain_job = dg.define_asset_job(
 )
 
 
+# A one-day run takes seconds to minutes: an hour means its worker is gone or hung. Backfill
+# batches (up to MAX_DAYS_PER_RUN days) legitimately run for hours and fall under
+# run_monitoring.max_runtime_seconds in dagster.yaml instead. Set on the schedule's and the
+# sensor's requests only, so manual range runs of retrain_job are not capped at an hour.
+DAILY_RUN_TAGS = {"dagster/max_runtime": "3600"}
+
+
 def previous_day(moment: dt.datetime) -> str:
     return (moment.astimezone(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
 
@@ -65,7 +72,10 @@ def retrain_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunReques
     todo = [day for day in days if not _scheduled_before(context.instance, day)]
     if not todo:
         return dg.SkipReason(f"the schedule already ran every day from {days[0]} to {days[-1]}")
-    return [dg.RunRequest(run_key=f"schedule:{day}", partition_key=day) for day in todo]
+    return [
+        dg.RunRequest(run_key=f"schedule:{day}", partition_key=day, tags=DAILY_RUN_TAGS)
+        for day in todo
+    ]
 
 
 # A file modified this recently may still be being written; it is picked up on a later tick.
@@ -121,6 +131,10 @@ def evaluate_landing_dir(
             continue
         cursor["seen"][day] = landing.version
         requests.append(
-            dg.RunRequest(run_key=f"{landing.path.name}@{landing.version}", partition_key=day)
+            dg.RunRequest(
+                run_key=f"{landing.path.name}@{landing.version}",
+                partition_key=day,
+                tags=DAILY_RUN_TAGS,
+            )
         )
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))

@@ -123,11 +123,13 @@ def assemble_window(
         frame = frames.pop(day) if consume else frames[day]
         for j, column in enumerate(features):
             matrix[offset : offset + length, j] = frame[column].to_numpy(dtype="float64")
-        targets.append(frame[target])
+        # A copy: a view would keep the day's whole float block alive (pandas stores a float
+        # target with the features). A one-column frame keeps concat's dtype rules for labels.
+        targets.append(frame[[target]].copy())
         offset += length
         del frame
     window = pd.DataFrame(matrix, columns=features, copy=False)
-    window[target] = pd.concat(targets, ignore_index=True)
+    window[target] = pd.concat(targets, ignore_index=True)[target]
     del targets
     # Ordered categories keep the day column tiny (a byte per row, not a string) and sortable.
     window[DAY_COLUMN] = pd.Categorical.from_codes(

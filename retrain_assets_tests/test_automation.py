@@ -13,6 +13,7 @@ from dagster._core.utils import make_new_run_id
 
 from retrain_assets.automation import (
     CATCHUP_DAYS,
+    DAILY_RUN_TAGS,
     LANE_TAG,
     SETTLE_SECONDS,
     evaluate_landing_dir,
@@ -50,6 +51,8 @@ def test_schedule_targets_the_previous_utc_day(moment: dt.datetime, expected: st
     assert len(requests) == CATCHUP_DAYS
     keys = [r.partition_key for r in requests]
     assert keys == sorted(keys) and len(set(keys)) == CATCHUP_DAYS
+    # A one-day run is capped at an hour; backfill batches get the instance's longer default.
+    assert all(r.tags["dagster/max_runtime"] == "3600" for r in requests)
 
 
 def test_schedule_catches_up_only_the_days_it_has_not_run() -> None:
@@ -121,6 +124,7 @@ def test_sensor_requests_one_run_per_new_file_in_date_order(tmp_path: Path) -> N
     requests, cursor = _tick(tmp_path, None)
     assert [r.partition_key for r in requests] == ["2026-03-01", "2026-03-02", "2026-03-03"]
     assert len({r.run_key for r in requests}) == 3
+    assert all(r.tags == DAILY_RUN_TAGS for r in requests)
 
     again, cursor_after = _tick(tmp_path, cursor)  # nothing changed: no run
     assert again == [] and json.loads(cursor_after) == json.loads(cursor)

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+from retrain_assets.assets import MAX_DAYS_PER_RUN
+from retrain_assets.automation import DAILY_RUN_TAGS
 from retrain_assets_tests import proc_helpers as ph
 from retrain_assets_tests.proc_helpers import (
     interpolate,
@@ -299,7 +301,10 @@ def test_dagster_yaml_is_a_valid_production_instance_config(
     }
     assert config["run_retries"]["max_retries"] >= 1
     assert config["run_monitoring"]["enabled"] is True
-    assert config["run_monitoring"]["max_runtime_seconds"] > 0
+    # A backfill batch of the largest size, at a minute a day, must not be killed as hung; the
+    # one-day runs of the schedule and sensor keep their own, shorter cap.
+    batch_cap = config["run_monitoring"]["max_runtime_seconds"]
+    assert batch_cap >= MAX_DAYS_PER_RUN * 60 > int(DAILY_RUN_TAGS["dagster/max_runtime"])
     assert config["telemetry"] == {"enabled": False}
     assert raw["compute_logs"]["config"]["base_dir"] == {"env": "DAGSTER_COMPUTE_LOG_DIR"}
 

@@ -94,10 +94,29 @@ def test_assemble_window_consume_drops_each_day_and_builds_the_same_window() -> 
     consumed = assemble_window(owned, {}, days, "target", consume=True)
     assert owned == {}  # the caller's days are gone: the window is the only copy in memory
     pd.testing.assert_frame_equal(consumed.frame, kept.frame)
-    # The features are one float64 matrix: fitting slices it instead of copying it.
-    matrix = consumed.frame[consumed.features].to_numpy()
-    assert matrix.dtype == np.float64
-    assert np.shares_memory(matrix, consumed.frame[consumed.features].to_numpy())
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        ([0, 1] * 10, [1, 0] * 10),
+        ([True, False] * 10, [1, 0] * 10),  # bool one day, 0/1 the next: concat gives ints
+        (["cat", "dog"] * 10, ["dog", "cat"] * 10),
+        ([0.0, 1.0] * 10, [1.0, 0.0] * 10),  # float labels share pandas' block with features
+    ],
+)
+def test_assemble_window_matches_a_plain_concat_of_the_days(labels: tuple[list, list]) -> None:
+    days = ["2026-03-01", "2026-03-02"]
+    frames = {}
+    for i, (day, day_labels) in enumerate(zip(days, labels, strict=True)):
+        frame = day_rows(i, n=len(day_labels))
+        frame.loc[::7, "b"] = np.nan
+        frame["target"] = day_labels
+        frames[day] = frame
+    reference = pd.concat([frames[d][["a", "b", "target"]] for d in days], ignore_index=True)
+    window = assemble_window(dict(frames), {}, days, "target", consume=True)
+    pd.testing.assert_frame_equal(window.frame[["a", "b", "target"]], reference)
+    assert window.frame[DAY_COLUMN].tolist() == [days[0]] * 20 + [days[1]] * 20
 
 
 def test_assemble_window_consume_keeps_every_day_when_a_day_is_rejected() -> None:
@@ -320,7 +339,7 @@ def test_partial_nulls_are_handled_inside_the_model(estimator: str) -> None:
     # Trees take NaN natively; the others impute inside the saved pipeline.
     assert ("impute" in model.pipeline.named_steps) == (estimator in training.NEEDS_IMPUTER)
     predicted = model.pipeline.predict(np.array([[np.nan, 1.0], [np.nan, -1.0]]))
-    assert set(predicted) <= set(model.classes)
+    assert len(predicted) == 2
 
 
 # ---- model file: reproducible, safe ------------------------------------------------------
