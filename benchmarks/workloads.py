@@ -247,31 +247,6 @@ def one_day(name: str, size: OneDaySize, root: Path, repeats: int = 1) -> dict[s
 # backfill and sensor_latency: a real `dagster dev` (webserver + daemon + code server)
 # --------------------------------------------------------------------------------------------
 
-SENSOR_QUERY = """
-query($sel: SensorSelector!) {
-  sensorOrError(sensorSelector: $sel) {
-    __typename ... on Sensor { id sensorState { status } }
-  }
-}
-"""
-STOP_SENSOR = """
-mutation($id: String!) {
-  stopSensor(id: $id) {
-    __typename ... on StopSensorMutationResult { instigationState { status } }
-    ... on PythonError { message }
-  }
-}
-"""
-LAUNCH_BACKFILL = """
-mutation($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message stack }
-    ... on Error { message }
-  }
-}
-"""
 BACKFILL_STATUS = """
 query($id: String!) {
   partitionBackfillOrError(backfillId: $id) {
@@ -312,15 +287,7 @@ class DevService:
         return runs
 
     def stop_sensor(self) -> None:
-        selector = {
-            "repositoryLocationName": self.location,
-            "repositoryName": "__repository__",
-            "sensorName": "new_data_sensor",
-        }
-        sensor = ph.graphql(self.url, SENSOR_QUERY, {"sel": selector})["sensorOrError"]
-        stopped = ph.graphql(self.url, STOP_SENSOR, {"id": sensor["id"]})["stopSensor"]
-        if stopped["__typename"] != "StopSensorMutationResult":
-            raise ph.GraphQLError(str(stopped))
+        ph.stop_sensor(self.url, "new_data_sensor", self.location)
 
     def wait_until(self, what: str, probe: Callable[[], Any], timeout: float) -> Any:
         """Poll `probe` until it returns something other than None; fail fast if dev died."""
@@ -435,16 +402,7 @@ def backfill(
         raise RuntimeError("the UTC date changed during the benchmark; run it again")
     before = set(service.sampler.seen)
     launched = time.time()
-    params = {
-        "assetSelection": [{"path": [name]} for name in ASSETS],
-        "partitionNames": days,
-        "title": "benchmark backfill",
-    }
-    outcome = ph.graphql(service.url, LAUNCH_BACKFILL, {"params": params})
-    outcome = outcome["launchPartitionBackfill"]
-    if outcome["__typename"] != "LaunchBackfillSuccess":
-        raise RuntimeError(f"launchPartitionBackfill: {outcome}")
-    backfill_id = outcome["backfillId"]
+    backfill_id = ph.launch_asset_backfill(service.url, ASSETS, days, "benchmark backfill")
 
     evaluations = service.root / "storage" / "evaluation_metrics"
 

@@ -858,3 +858,61 @@ class ComposeTopology:
 
         with self.failing_with_logs():
             return _wait(f"runs {list(run_ids)} to finish", probe, timeout, self.procs.check_alive)
+
+
+_SENSOR_QUERY = """
+query($sel: SensorSelector!) {
+  sensorOrError(sensorSelector: $sel) {
+    __typename ... on Sensor { id sensorState { status } }
+  }
+}
+"""
+_STOP_SENSOR = """
+mutation($id: String!) {
+  stopSensor(id: $id) {
+    __typename ... on StopSensorMutationResult { instigationState { status } }
+    ... on PythonError { message }
+  }
+}
+"""
+_LAUNCH_BACKFILL = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message stack }
+    ... on Error { message }
+  }
+}
+"""
+
+
+def stop_sensor(url: str, sensor: str, location: str = LOCATION_NAME) -> None:
+    selector = {
+        "repositoryLocationName": location,
+        "repositoryName": "__repository__",
+        "sensorName": sensor,
+    }
+    found = graphql(url, _SENSOR_QUERY, {"sel": selector})["sensorOrError"]
+    if found["__typename"] != "Sensor":
+        raise GraphQLError(f"sensorOrError: {found}")
+    stopped = graphql(url, _STOP_SENSOR, {"id": found["id"]})["stopSensor"]
+    if stopped["__typename"] != "StopSensorMutationResult":
+        raise GraphQLError(f"stopSensor: {stopped}")
+
+
+def launch_asset_backfill(
+    url: str, assets: Sequence[str], partitions: Sequence[str], title: str = "backfill"
+) -> str:
+    """A backfill as the UI's Materialize -> partitions dialog launches it; returns its id.
+
+    The backfill daemon then plans the runs from the assets' BackfillPolicy."""
+    params = {
+        "assetSelection": [{"path": [name]} for name in assets],
+        "partitionNames": list(partitions),
+        "title": title,
+    }
+    outcome = graphql(url, _LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+    if outcome["__typename"] != "LaunchBackfillSuccess":
+        raise GraphQLError(f"launchPartitionBackfill: {outcome}")
+    return outcome["backfillId"]

@@ -4,6 +4,7 @@ Files land in RETRAIN_DATA_DIR, the sensor requests runs, the daemon dequeues an
 and the registry ends up with the newest day live. Also a backfill from the CLI.
 """
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -105,8 +106,6 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevService]:
 
 
 def good_days(first: str, count: int) -> list[str]:
-    import datetime as dt
-
     day, out = dt.date.fromisoformat(first), []
     while len(out) < count:
         # Days whose holdout has a faulty demo day would (rightly) be blocked by the gate.
@@ -197,3 +196,54 @@ def test_cli_backfill_records_each_day_and_never_moves_live_backwards(dev: DevSe
         else:  # the gate blocked this day: no registry event for it
             assert not evaluation["gate"]["passed"]
             assert not [e for e in history if e["run_id"] == run["runId"]]
+
+
+ASSETS = ["raw_dataset", "trained_model", "evaluation_metrics", "deployed_model_version"]
+
+
+def test_ui_backfill_runs_its_days_as_one_batch_with_per_day_outcomes(dev: DevService) -> None:
+    # Last in the module: it stops the sensor, which would otherwise request a run per file.
+    ph.stop_sensor(dev.url, "new_data_sensor")
+    today = dt.datetime.now(dt.UTC).date()
+    # Ending on today's partition, the last one: no later day's window reaches into the range,
+    # so the backfill targets exactly these days.
+    days = [(today - dt.timedelta(days=k)).isoformat() for k in range(5, -1, -1)]
+    for day in days:
+        dev.land(day)
+
+    backfill_id = ph.launch_asset_backfill(dev.url, ASSETS, days)
+
+    def finished() -> list[dict] | None:
+        runs = ph.runs(dev.url, tags={"dagster/backfill": backfill_id})
+        if not runs or any(r["status"] not in ph.TERMINAL_RUN_STATUSES for r in runs):
+            return None
+        evaluated = all((dev.storage / "evaluation_metrics" / f"{d}.json").exists() for d in days)
+        failed = any(r["status"] != "SUCCESS" for r in runs)
+        return runs if evaluated or failed else None
+
+    runs = ph.wait_until("the backfill's runs", finished, timeout=240, alive=dev.procs.check_alive)
+    # raw_dataset shares the run with its window-mapped children: one run, one start-up.
+    (run,) = runs
+    assert run["status"] == "SUCCESS", ph.run_error_messages(dev.url, run["runId"])
+    assert run["tags"]["dagster/asset_partition_range_start"] == days[0]
+    assert run["tags"]["dagster/asset_partition_range_end"] == days[-1]
+
+    history = [
+        json.loads(line)
+        for line in (dev.registry / "classifier" / "history.jsonl").read_text().splitlines()
+    ]
+    deployed = []
+    for day in days:
+        evaluation = json.loads((dev.storage / "evaluation_metrics" / f"{day}.json").read_text())
+        assert evaluation["run_id"] == run["runId"]
+        info = json.loads((dev.storage / "trained_model" / day / "info.json").read_text())
+        # Each day trained on its own window: the landed days up to it, at most WINDOW of them.
+        assert info["window_days"] == [d for d in days if d <= day][-WINDOW:]
+        events = [e for e in history if e["run_id"] == run["runId"] and e["partition"] == day]
+        if evaluation["gate"]["passed"]:
+            assert [e["event"] for e in events] == ["deployed"]
+            deployed.append(day)
+        else:  # blocked: one bad day is recorded and blocks no neighbour
+            assert events == []
+    assert deployed, "every day of the demo stream was blocked"
+    assert dev.current()["partition"] == deployed[-1]
