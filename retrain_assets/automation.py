@@ -8,7 +8,6 @@ from pathlib import Path
 import dagster as dg
 
 from retrain_assets.assets import GROUP, daily_partitions
-from retrain_assets.notifications import notification_hooks
 from retrain_assets.settings import settings
 from retrain_assets.sources import scan_landing_dir
 
@@ -26,7 +25,6 @@ retrain_job = dg.define_asset_job(
     # far more than a day's work here.
     executor_def=dg.in_process_executor,
     tags=LANE_TAG,
-    hooks=notification_hooks(),
     description="Ingest, train, evaluate, gate and deploy one day (or a batch of days).",
 )
 

@@ -1,4 +1,4 @@
-"""Telegram messages for what a retrain run decided, sent by hooks on retrain_job.
+"""Telegram messages for what a retrain run decided, sent by hooks on the assets.
 
 Message text is built by plain functions (escaped HTML); the hooks only gather facts from the
 registry and the evaluation files, and hand the text to TelegramResource. Delivery never fails or

@@ -8,14 +8,8 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from retrain_assets.assets import (
-    accuracy_above_threshold,
-    deployed_model_version,
-    evaluation_metrics,
-    raw_dataset,
-    trained_model,
-)
 from retrain_assets.automation import new_data_sensor, retrain_job, retrain_schedule
+from retrain_assets.definitions import ASSET_CHECKS, ASSETS
 from retrain_assets.registry import ModelRegistry
 from retrain_assets.resources import RetrainResource, TelegramResource
 from retrain_assets.storage import ArtifactStore
@@ -40,8 +34,8 @@ class Service:
 
     def _build(self) -> None:
         self.defs = dg.Definitions(
-            assets=[raw_dataset, trained_model, evaluation_metrics, deployed_model_version],
-            asset_checks=[accuracy_above_threshold],
+            assets=ASSETS,  # with the Telegram hooks, as the code location wires them
+            asset_checks=ASSET_CHECKS,
             jobs=[retrain_job],
             schedules=[retrain_schedule],
             sensors=[new_data_sensor],

@@ -1,6 +1,7 @@
 """The code location as Dagster loads it: names, groups, kinds, partitions, default statuses."""
 
 import dagster as dg
+from dagster._core.definitions.dependency import NodeHandle
 
 from retrain_assets.definitions import defs
 
@@ -38,7 +39,12 @@ def test_job_schedule_and_sensor_names_and_default_statuses() -> None:
     job = defs.resolve_job_def("retrain_job")
     assert {k.path[-1] for k in job.asset_layer.selected_asset_keys} == set(ASSETS)
     assert job.executor_def.name == "in_process"
-    assert {h.name for h in job.hook_defs} == {"telegram_on_success", "telegram_on_failure"}
+    # Every step notifies, in retrain_job and in the implicit job of asset-graph launches alike.
+    for any_job in (job, defs.resolve_implicit_global_asset_job_def()):
+        for node in any_job.graph.nodes:
+            hooks = any_job.get_all_hooks_for_handle(NodeHandle(node.name, None))
+            assert {h.name for h in hooks} == {"telegram_on_success", "telegram_on_failure"}
+        assert len(any_job.graph.nodes) == 5  # the four assets and the check
     schedule = defs.resolve_schedule_def("retrain_schedule")
     assert schedule.job_name == "retrain_job"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING

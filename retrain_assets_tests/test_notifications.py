@@ -18,7 +18,7 @@ from retrain_assets.resources import TelegramResource
 from retrain_assets.sources import demo_day
 from retrain_assets.telegram import MAX_MESSAGE_CHARS
 
-from .conftest import Service
+from .conftest import RANGE_END, RANGE_START, Service
 
 TOKEN = "123456:SECRET-TOKEN-abc"
 CHAT = "-100777"
@@ -130,6 +130,26 @@ def test_backfill_of_old_days_sends_no_message_per_day(
         "📦 <b>classifier</b> backfill of 2026-03-02..2026-03-04 (3 days)\n"
         "Deployed 0, recorded as superseded 3, blocked by the gate 0\n"
         f"Live version: {service.registry.current()['version']}"
+    )
+
+
+def test_asset_graph_backfill_run_notifies_like_retrain_job(
+    service: Service, ok_server: HTTPServer
+) -> None:
+    # "Materialize" on the asset graph and UI asset backfills run Dagster's implicit asset job,
+    # not retrain_job: the hooks travel with the assets, so the team still hears about it.
+    service.with_telegram(telegram_for(ok_server))
+    implicit = service.defs.resolve_implicit_global_asset_job_def()
+    result = implicit.execute_in_process(
+        instance=service.instance,
+        tags={RANGE_START: "2026-03-01", RANGE_END: "2026-03-03"},
+        raise_on_error=False,
+    )
+    assert result.success and result.dagster_run.job_name != "retrain_job"
+    (payload,) = sent(ok_server)  # one summary, no per-day or duplicate messages
+    assert payload["text"].startswith(
+        "📦 <b>classifier</b> backfill of 2026-03-01..2026-03-03 (3 days)\n"
+        "Deployed 3, recorded as superseded 0, blocked by the gate 0\n"
     )
 
 
