@@ -16,7 +16,7 @@ import pandas as pd
 from retrain_assets import evaluation, training
 from retrain_assets.resources import RetrainResource
 from retrain_assets.settings import settings
-from retrain_assets.storage import release_read_buffers
+from retrain_assets.storage import release_arrow_memory
 from retrain_assets.validation import DataValidationError, NoDataError, content_hash
 
 # backfill_policy and partitioned checks are marked beta/preview in Dagster 1.13; they are used
@@ -34,10 +34,10 @@ daily_partitions = dg.DailyPartitionsDefinition(start_date=SETTINGS.start_date, 
 # A backfill runs its days in batches instead of a run per day: run start-up costs seconds, a
 # day's work far less. Each day still gets its own materialisation, metrics and gate result, and
 # memory stays that of one day's window whatever the batch size. Dagster puts raw_dataset in
-# the same run as its window-mapped children only when every targeted day fits in one run
-# (asset_backfill._get_cant_run_because_of_parent_reason: max_partitions_per_run must exceed
-# the days requested); otherwise raw_dataset runs alone first and the rest waits a daemon tick
-# (30 s). At 30, a 30-day backfill took 2 runs and that extra tick; at 100 it takes one run.
+# the same run as its window-mapped children only when the backfill has fewer days than
+# max_partitions_per_run (asset_backfill._get_cant_run_because_of_parent_reason); otherwise
+# raw_dataset runs alone first and the rest waits a daemon tick (30 s). At 30, a 30-day
+# backfill took 2 runs and that extra tick; at 100 it takes one run.
 MAX_DAYS_PER_RUN = 100
 BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_DAYS_PER_RUN)
 
@@ -162,7 +162,7 @@ def trained_model(
         window = training.assemble_window(
             frames, origins, days, retrain.target_column, consume=True
         )
-        release_read_buffers()  # the consumed days' Arrow-backed memory
+        release_arrow_memory()  # the consumed days' Arrow-backed memory
         model, holdout = training.fit_window(
             window,
             target=retrain.target_column,

@@ -16,11 +16,12 @@ from retrain_assets.settings import settings
 
 # The Telegram hooks sit on the assets and the check, not on retrain_job: a backfill launched
 # from the asset graph runs as Dagster's implicit asset job, where job hooks would never fire.
+HOOKS = notification_hooks()
 ASSETS = [
-    asset.with_hooks(notification_hooks())
+    asset.with_hooks(HOOKS)
     for asset in (raw_dataset, trained_model, evaluation_metrics, deployed_model_version)
 ]
-ASSET_CHECKS = [accuracy_above_threshold.with_hooks(notification_hooks())]
+ASSET_CHECKS = [accuracy_above_threshold.with_hooks(HOOKS)]
 
 defs = dg.Definitions(
     assets=ASSETS,

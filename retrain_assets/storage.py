@@ -40,7 +40,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def release_read_buffers() -> None:
+def release_arrow_memory() -> None:
     """Give memory that Arrow's pool holds back to the OS.
 
     pd.read_parquet hands out frames backed by Arrow's memory pool (and to_parquet converts
@@ -53,13 +53,13 @@ def release_read_buffers() -> None:
 
 def read_parquet(path: Path) -> pd.DataFrame:
     frame = pd.read_parquet(path)
-    release_read_buffers()
+    release_arrow_memory()
     return frame
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     frame.to_parquet(path, index=False)
-    release_read_buffers()
+    release_arrow_memory()
 
 
 def dump_json(value: Any) -> bytes:

@@ -95,8 +95,8 @@ def assemble_window(
 ) -> Window:
     """Concatenate the days of a window oldest first, on the newest day's feature set.
 
-    The features land in one float64 matrix that fitting and scoring use without another copy
-    (the frame's feature block is a view of it). With `consume`, each day is dropped from
+    The features land in one float64 matrix that fitting slices without another copy (the
+    frame's feature block is a view of it). With `consume`, each day is dropped from
     `frames` as soon as it is copied, so a window never needs twice its size in memory.
     """
     days = [d for d in expected_days if d in frames]
