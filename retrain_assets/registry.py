@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retrain_assets.storage import dump_json, fsync_dir, write_atomic
+from retrain_assets.fsutil import dump_json, fsync_dir, write_atomic
 
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
@@ -42,6 +42,60 @@ class DeployResult:
     previous_live: str | None
     live: str | None
     created: bool  # whether a new version directory was written
+
+
+class RegistryChangedError(RegistryError):
+    """The registry moved between a day's evaluation and its deploy (another writer)."""
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    """What deciding a deploy needs to know about a published version."""
+
+    version: str
+    sha256: str
+    features: tuple[str, ...]
+    estimator: str | None
+
+
+@dataclass(frozen=True)
+class RegistrySnapshot:
+    """The registry's decision state: its versions in semver order and the live pointer.
+
+    `plan` is the one rule for what a deploy does. A day's evaluation plans against a snapshot
+    and the registry re-plans under its lock, so a registry moved in between is noticed.
+    """
+
+    versions: tuple[VersionEntry, ...] = ()
+    live_version: str | None = None
+    live_partition: str | None = None
+
+    def plan(
+        self, *, sha256: str, features: list[str], estimator: str | None, partition: str
+    ) -> DeployResult:
+        """What deploying this artifact for `partition` does (the one deploy rule)."""
+        existing = next((v for v in self.versions if v.sha256 == sha256), None)
+        if existing is None:
+            latest = self.versions[-1] if self.versions else None
+            version = next_version(
+                None
+                if latest is None
+                else {
+                    "version": latest.version,
+                    "features": list(latest.features),
+                    "estimator": latest.estimator,
+                },
+                {"features": list(features), "estimator": estimator},
+            )
+        else:
+            version = existing.version
+        previous, created = self.live_version, existing is None
+        if previous == version:
+            return DeployResult(version, "unchanged", previous, previous, created)
+        if previous is None or partition >= (self.live_partition or ""):
+            return DeployResult(version, "deployed", previous, version, created)
+        # An older day (a backfill) never moves the live model backwards.
+        return DeployResult(version, "superseded", previous, previous, created)
 
 
 def _now() -> str:
@@ -141,11 +195,25 @@ class ModelRegistry:
         finally:
             os.close(fd)
 
-    def _find_by_sha(self, digest: str) -> str | None:
+    def snapshot(self) -> RegistrySnapshot:
+        """The versions and the live pointer, as the deploy rule sees them."""
+        entries = []
         for version in self.versions():
-            if self.card(version).get("sha256") == digest:
-                return version
-        return None
+            card = self.card(version)
+            entries.append(
+                VersionEntry(
+                    version,
+                    card.get("sha256", ""),
+                    tuple(card.get("features", [])),
+                    card.get("estimator"),
+                )
+            )
+        live = self.current()
+        return RegistrySnapshot(
+            tuple(entries),
+            live["version"] if live else None,
+            live.get("partition") if live else None,
+        )
 
     def _write_version(self, version: str, model_bytes: bytes, card: dict[str, Any]) -> None:
         self.versions_dir.mkdir(parents=True, exist_ok=True)
@@ -209,53 +277,68 @@ class ModelRegistry:
         )
 
     def deploy(
-        self, model_bytes: bytes, card: Mapping[str, Any], *, partition: str, run_id: str
+        self,
+        model_bytes: bytes,
+        card: Mapping[str, Any],
+        *,
+        partition: str,
+        run_id: str,
+        expected: DeployResult | None = None,
     ) -> DeployResult:
         """Publish a model and move the live pointer to it unless that would go backwards.
 
         `card` carries the facts to record (metrics, threshold, estimator, params, features, data
         fingerprint, code version); version, partition, sha256, run_id and created_at are added.
+        With `expected` (what the day's evaluation planned against its snapshot), a registry
+        that has moved since raises RegistryChangedError and changes nothing.
         """
         digest = hashlib.sha256(model_bytes).hexdigest()
         with self._locked():
             self._clean_staging()
             live = self.current()
             self._recover_history(live)
-            version = self._find_by_sha(digest)
-            created = version is None
-            if version is None:
-                versions = self.versions()
-                latest = self.card(versions[-1]) if versions else None
-                version = next_version(latest, card)
+            result = self.snapshot().plan(
+                sha256=digest,
+                features=list(card.get("features", [])),
+                estimator=card.get("estimator"),
+                partition=partition,
+            )
+            if expected is not None and (result.version, result.event) != (
+                expected.version,
+                expected.event,
+            ):
+                raise RegistryChangedError(
+                    f"{self.model_name}: the registry changed after {partition} was evaluated "
+                    f"(planned {expected.event} {expected.version} with live "
+                    f"{expected.previous_live or 'none'}; now {result.event} {result.version} "
+                    f"with live {result.previous_live or 'none'}); re-run {partition}"
+                )
+            if result.created:
                 full_card = {
                     **card,
                     "model": self.model_name,
-                    "version": version,
+                    "version": result.version,
                     "partition": partition,
                     "sha256": digest,
                     "run_id": run_id,
                     "created_at": _now(),
                 }
-                self._write_version(version, model_bytes, full_card)
-            stored = self.card(version)
-            previous = live["version"] if live else None
-            if live is not None and live["version"] == version:
-                return DeployResult(version, "unchanged", previous, previous, created)
-            if live is None or partition >= live["partition"]:
-                self._point_to(stored, partition, run_id, "deployed", previous)
-                return DeployResult(version, "deployed", previous, version, created)
-            # An older day (a backfill) never moves the live model backwards.
-            self._append_history(
-                {
-                    "event": "superseded",
-                    "version": version,
-                    "partition": partition,
-                    "run_id": run_id,
-                    "at": _now(),
-                    "live": previous,
-                }
-            )
-            return DeployResult(version, "superseded", previous, previous, created)
+                self._write_version(result.version, model_bytes, full_card)
+            if result.event == "deployed":
+                stored = self.card(result.version)
+                self._point_to(stored, partition, run_id, "deployed", result.previous_live)
+            elif result.event == "superseded":
+                self._append_history(
+                    {
+                        "event": "superseded",
+                        "version": result.version,
+                        "partition": partition,
+                        "run_id": run_id,
+                        "at": _now(),
+                        "live": result.previous_live,
+                    }
+                )
+            return result
 
     def rollback(self, version: str, *, run_id: str = "manual") -> DeployResult:
         """Make an existing, checksum-verified version live again."""

@@ -1,21 +1,35 @@
 """Shared fixtures: a code location wired to temporary directories, and run helpers."""
 
 import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
-import dagster as dg
-import pytest
+# Settings are read once, when the code location is imported: scrub what a developer's shell
+# may export (RETRAIN_*, TELEGRAM_*) before anything imports retrain_assets, then set the small
+# window in-process flow tests use. End-to-end tests start processes with their own environment.
+for _name in list(os.environ):
+    if _name.startswith(("RETRAIN_", "TELEGRAM_")) or _name == "DAGSTER_WEBSERVER_URL":
+        del os.environ[_name]
+TEST_WINDOW_DAYS = 5
+os.environ["RETRAIN_WINDOW_DAYS"] = str(TEST_WINDOW_DAYS)
 
-from retrain_assets.automation import new_data_sensor, retrain_job, retrain_schedule
-from retrain_assets.definitions import ASSET_CHECKS, ASSETS
-from retrain_assets.registry import ModelRegistry
-from retrain_assets.resources import RetrainResource, TelegramResource
-from retrain_assets.storage import ArtifactStore
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import dagster as dg  # noqa: E402
+import pytest  # noqa: E402
+
+from retrain_assets.artifacts import ArtifactStore  # noqa: E402
+from retrain_assets.definitions import ASSETS  # noqa: E402
+from retrain_assets.defs.automation.jobs import retrain_job  # noqa: E402
+from retrain_assets.defs.automation.schedules import retrain_schedule  # noqa: E402
+from retrain_assets.defs.automation.sensors import new_data_sensor  # noqa: E402
+from retrain_assets.defs.resources import RetrainResource, TelegramResource  # noqa: E402
+from retrain_assets.registry import ModelRegistry  # noqa: E402
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
+# Small forests: flow tests check what the service decides, not how well a forest fits.
+FAST_MODEL = {"ops": {"retraining": {"config": {"hyperparameters": {"n_estimators": 10}}}}}
 
 
 class Service:
@@ -27,7 +41,7 @@ class Service:
         self.retrain = RetrainResource(
             storage_dir=str(root / "storage"),
             registry_dir=str(root / "registry"),
-            **{"window_days": 14, **overrides},
+            **overrides,
         )
         self.telegram = TelegramResource()
         self._build()
@@ -35,11 +49,11 @@ class Service:
     def _build(self) -> None:
         self.defs = dg.Definitions(
             assets=ASSETS,  # with the Telegram hooks, as the code location wires them
-            asset_checks=ASSET_CHECKS,
             jobs=[retrain_job],
             schedules=[retrain_schedule],
             sensors=[new_data_sensor],
             resources={"retrain": self.retrain, "telegram": self.telegram},
+            executor=dg.in_process_executor,
         )
 
     def with_telegram(self, telegram: TelegramResource) -> "Service":
@@ -61,16 +75,26 @@ class Service:
         *,
         days: tuple[str, str] | None = None,
         run_config: dict[str, Any] | None = None,
+        implicit: bool = False,
     ) -> dg.ExecuteInProcessResult:
-        job = self.defs.resolve_job_def("retrain_job")
+        """Run retrain_job (or, with implicit, the UI's implicit asset job) for a day or range."""
+        job = (
+            self.defs.resolve_implicit_global_asset_job_def()
+            if implicit
+            else self.defs.resolve_job_def("retrain_job")
+        )
         tags = {RANGE_START: days[0], RANGE_END: days[1]} if days else None
         return job.execute_in_process(
             partition_key=day,
             tags=tags,
             instance=self.instance,
-            run_config=run_config or {},
+            run_config=FAST_MODEL if run_config is None else run_config,
             raise_on_error=False,
         )
+
+    def outcome(self, day: str) -> str | None:
+        record = self.store.read_outcome(day)
+        return record.outcome if record else None
 
 
 @pytest.fixture

@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from retrain_assets import fsutil as fsutil_module
 from retrain_assets import registry as registry_module
-from retrain_assets import storage as storage_module
 from retrain_assets.registry import FIRST_VERSION, ModelRegistry, RegistryError, next_version
-from retrain_assets.training import build_pipeline, model_from_bytes, model_to_bytes
+from retrain_assets.ml.fit import build_pipeline
+from retrain_assets.ml.model_file import model_from_bytes, model_to_bytes
 
 FORK = multiprocessing.get_context("fork")
 FEATURES = ["a", "b"]
@@ -388,7 +389,7 @@ def fault_at(n: int, on_fault: Callable[[str], None]) -> Iterator[list[str]]:
         originals.append((owner, name, real))
         setattr(owner, name, step)
 
-    assert registry_module.os is os and storage_module.os is os
+    assert registry_module.os is os and fsutil_module.os is os
     for name in FILESYSTEM_STEPS:
         wrap(os, name)
     wrap(registry_module, "write_atomic")

@@ -26,10 +26,10 @@ from retrain_assets.telegram import (
     TRUNCATION_MARKER,
     DeliveryResult,
     TelegramClient,
-    _SecretScrubFilter,
     scrub,
     truncate_html,
 )
+from retrain_assets.telegram.redact import _SecretScrubFilter
 
 TOKEN = "123456:SECRET-TOKEN-abc"
 SECRET_PART = "SECRET-TOKEN-abc"
@@ -504,7 +504,7 @@ def test_token_never_appears_in_results_or_logs(
         assert request_lines, "urllib3 did not log the request line; is DEBUG capture on?"
         assert all("/bot***/sendMessage" in line for line in request_lines)
     warnings = [
-        r for r in caplog.records if r.name == "retrain_assets.telegram" and r.levelno >= 30
+        r for r in caplog.records if r.name == "retrain_assets.telegram.client" and r.levelno >= 30
     ]
     assert len(warnings) == (0 if result.delivered else 1)
 

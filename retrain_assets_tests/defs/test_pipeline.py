@@ -1,4 +1,4 @@
-"""retrain_job run in process against real storage: the asset graph, the gate and the registry."""
+"""The retraining op run in process against real storage: the assets, the gate, the registry."""
 
 import json
 from pathlib import Path
@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain_assets.sources import demo_day, demo_is_bad_day
-from retrain_assets.training import model_from_bytes
-
-from .conftest import Service, step_failure
+from retrain_assets.data.demo import demo_day, demo_is_bad_day
+from retrain_assets.ml.model_file import model_from_bytes
+from retrain_assets_tests.conftest import Service, step_failure
 
 CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("evaluation_metrics"), "accuracy_above_threshold")
 DEPLOYED = dg.AssetKey("deployed_model_version")
@@ -35,6 +34,16 @@ def check_evaluations(result: dg.ExecuteInProcessResult) -> dict[str | None, boo
     return out
 
 
+def config(**values: object) -> dict:
+    """Launchpad run config for the retraining op (small forests unless told otherwise)."""
+    values.setdefault("hyperparameters", {"n_estimators": 10})
+    return {"ops": {"retraining": {"config": values}}}
+
+
+def run_tags(service: Service, result: dg.ExecuteInProcessResult) -> dict[str, str]:
+    return dict(service.instance.get_run_by_id(result.run_id).tags)
+
+
 def test_one_day_end_to_end_publishes_version_0_1_0(service: Service) -> None:
     result = service.run("2026-03-01")
     assert result.success
@@ -48,7 +57,7 @@ def test_one_day_end_to_end_publishes_version_0_1_0(service: Service) -> None:
 
     model = materializations(result, "trained_model")["2026-03-01"]
     assert model["estimator"] == "random_forest"
-    assert model["window"] == "2026-02-16..2026-03-01"
+    assert model["window"] == "2026-02-25..2026-03-01"  # the 5-day test window
     assert model["fit_rows"] + model["holdout_rows"] == model["rows"]
     assert model["holdout_rows"] == pytest.approx(0.2 * model["rows"], abs=1)
 
@@ -58,7 +67,9 @@ def test_one_day_end_to_end_publishes_version_0_1_0(service: Service) -> None:
     assert metrics["n_holdout"] == model["holdout_rows"]
     assert check_evaluations(result) == {"2026-03-01": True}
 
-    assert result.output_for_node("deployed_model_version") == "0.1.0"
+    deployed = materializations(result, "deployed_model_version")["2026-03-01"]
+    assert deployed["version"] == "0.1.0" and deployed["outcome"] == "deployed"
+    assert run_tags(service, result)["retrain_assets/outcome"] == "deployed"
     registry = service.registry
     current = registry.current()
     assert current["version"] == "0.1.0" and current["partition"] == "2026-03-01"
@@ -92,10 +103,12 @@ def test_gate_below_threshold_blocks_deploy_and_leaves_current_json_unchanged(
     assert service.run("2026-03-01").success
     before = (service.registry.root / "current.json").read_bytes()
 
-    config = {"ops": {"evaluation_metrics": {"config": {"accuracy_threshold": 0.999}}}}
-    result = service.run("2026-03-02", run_config=config)
+    result = service.run("2026-03-02", run_config=config(accuracy_threshold=0.999))
 
-    assert not result.success
+    # Blocked is a verdict, not a crash: the run succeeds, and says blocked where runs are listed.
+    assert result.success
+    assert run_tags(service, result)["retrain_assets/outcome"] == "blocked"
+    assert service.outcome("2026-03-02") == "blocked"
     assert check_evaluations(result) == {"2026-03-02": False}
     assert "2026-03-02" not in materializations(result, "deployed_model_version")
     assert (service.registry.root / "current.json").read_bytes() == before
@@ -114,16 +127,9 @@ def test_gate_below_threshold_blocks_deploy_and_leaves_current_json_unchanged(
 def test_gate_regression_against_live_model_blocks(service: Service) -> None:
     assert service.run("2026-03-01").success
     before = (service.registry.root / "current.json").read_bytes()
-    weak = {
-        "ops": {
-            "trained_model": {
-                "config": {"hyperparameters": {"n_estimators": 1, "max_depth": 1}}
-            },
-            "evaluation_metrics": {"config": {"accuracy_threshold": 0.5}},
-        }
-    }
+    weak = config(hyperparameters={"n_estimators": 1, "max_depth": 1}, accuracy_threshold=0.5)
     result = service.run("2026-03-02", run_config=weak)
-    assert not result.success
+    assert result.success and service.outcome("2026-03-02") == "blocked"
     gate = service.store.read_evaluation("2026-03-02")["gate"]
     assert gate["rule"] == "regression_vs_champion"
     assert gate["champion_version"] == "0.1.0"
@@ -142,12 +148,13 @@ def test_backfill_batch_keeps_per_day_gate_outcomes(service: Service) -> None:
                                                                          "2026-02-02",
                                                                          "2026-02-03"}
     blocked = sorted(day for day, passed in outcomes.items() if not passed)
-    assert blocked[0] == "2026-01-30" and len(blocked) >= 2
+    assert "2026-01-30" in blocked and len(blocked) >= 2
     passed = sorted(day for day, ok in outcomes.items() if ok)
     deployed = materializations(result, "deployed_model_version")
     # Each passing day is published, each blocked day is not, one bad day blocks no neighbour.
     assert sorted(deployed) == passed
-    assert all(deployed[d]["event"] == "deployed" for d in passed)
+    assert all(deployed[d]["outcome"] == "deployed" for d in passed)
+    assert {service.outcome(d) for d in blocked} == {"blocked"}
     assert service.registry.current()["partition"] == passed[-1]
     # Per-day metrics, as the UI plots them.
     metrics = materializations(result, "evaluation_metrics")
@@ -175,13 +182,13 @@ def test_redeploying_an_identical_artifact_creates_no_new_version(service: Servi
     assert result.success
     assert service.registry.versions() == ["0.1.0"]
     deployed = materializations(result, "deployed_model_version")["2026-03-01"]
-    assert deployed["event"] == "unchanged" and deployed["new_version_created"] is False
+    assert deployed["outcome"] == "unchanged" and deployed["new_version_created"] is False
 
 
 def test_changing_the_estimator_bumps_the_minor_version(service: Service) -> None:
     assert service.run("2026-03-01").success
-    config = {"ops": {"trained_model": {"config": {"estimator": "hist_gradient_boosting"}}}}
-    assert service.run("2026-03-02", run_config=config).success
+    chosen = config(estimator="hist_gradient_boosting", hyperparameters={"max_iter": 20})
+    assert service.run("2026-03-02", run_config=chosen).success
     assert service.registry.current()["version"] == "0.2.0"
 
 
@@ -217,7 +224,7 @@ def test_landing_directory_with_own_columns_needs_no_code_change(make_service) -
     ],
     ids=["missing-target", "non-numeric", "all-null", "nan-target", "too-few-rows"],
 )
-def test_bad_landing_file_fails_at_raw_dataset_and_leaves_registry_untouched(
+def test_bad_landing_file_fails_its_day_and_leaves_registry_untouched(
     make_service, mutate, expected
 ) -> None:
     service = make_service()
@@ -233,22 +240,29 @@ def test_bad_landing_file_fails_at_raw_dataset_and_leaves_registry_untouched(
 
     assert not result.success
     step, message = step_failure(result)
-    assert step == "raw_dataset"
-    assert str(path) in message
+    assert step == "retraining"
+    assert "2026-04-02 at raw_dataset" in message and str(path) in message
+    record = service.store.read_outcome("2026-04-02")
+    assert (record.outcome, record.stage) == ("failed", "raw_dataset")
+    assert run_tags(service, result)["retrain_assets/outcome"] == "failed"
     for part in expected:
         assert part in message
     after = {p: p.read_bytes() for p in service.registry.root.rglob("*") if p.is_file()}
     assert after == registry_before
 
 
-def test_day_without_a_file_says_no_data(make_service) -> None:
+def test_day_without_a_file_is_a_skip_with_its_reason(make_service) -> None:
     service = make_service()
     landing = service.root / "landing"
     write_days(landing, ["2026-03-04"])
     service = make_service(data_dir=str(landing), target_column="label")
     result = service.run("2026-03-05")
-    assert not result.success
-    assert "no data for 2026-03-05" in step_failure(result)[1]
+    assert result.success
+    record = service.store.read_outcome("2026-03-05")
+    assert (record.outcome, record.stage) == ("skipped", "raw_dataset")
+    assert "no data for 2026-03-05" in record.reason
+    assert run_tags(service, result)["retrain_assets/outcome"] == "skipped"
+    assert service.registry.current() is None
 
 
 def test_single_class_window_fails_at_trained_model(make_service) -> None:
@@ -260,7 +274,7 @@ def test_single_class_window_fails_at_trained_model(make_service) -> None:
     service = make_service(data_dir=str(landing), target_column="label")
     result = service.run("2026-04-01")
     step, message = step_failure(result)
-    assert step == "trained_model"
+    assert step == "retraining" and "2026-04-01 at trained_model" in message
     assert "single class" in message and "'label'" in message
     assert service.registry.current() is None
 
@@ -273,9 +287,9 @@ def test_missing_days_inside_the_window_are_tolerated(make_service) -> None:
     result = service.run("2026-04-06")
     assert result.success
     model = materializations(result, "trained_model")["2026-04-06"]
-    assert {"2026-04-02", "2026-04-04", "2026-04-05"} <= set(model["days_missing"])
+    assert model["days_missing"] == ["2026-04-02", "2026-04-04", "2026-04-05"]
     card = service.registry.card(service.registry.current()["version"])
-    assert card["window_days"] == ["2026-04-01", "2026-04-03", "2026-04-06"]
+    assert card["window_days"] == ["2026-04-03", "2026-04-06"]
 
 
 def test_holdout_label_never_seen_in_training_is_handled(make_service) -> None:

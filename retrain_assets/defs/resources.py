@@ -5,10 +5,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from retrain_assets.artifacts import ArtifactStore
+from retrain_assets.data.sources import DataSource, make_source
 from retrain_assets.registry import ModelRegistry
 from retrain_assets.settings import Settings
-from retrain_assets.sources import DataSource, make_source
-from retrain_assets.storage import ArtifactStore
 from retrain_assets.telegram import TelegramClient
 
 
@@ -20,8 +20,6 @@ class RetrainResource(dg.ConfigurableResource):
     registry_dir: str
     model_name: str = "classifier"
     target_column: str = "target"
-    start_date: str = "2026-01-01"
-    window_days: int = 14
     accuracy_threshold: float = 0.8
     max_regression: float = 0.02
     holdout_fraction: float = 0.2
@@ -30,20 +28,10 @@ class RetrainResource(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RetrainResource":
-        return cls(
-            data_dir=str(settings.data_dir) if settings.data_dir else None,
-            storage_dir=str(settings.storage_dir),
-            registry_dir=str(settings.registry_dir),
-            model_name=settings.model_name,
-            target_column=settings.target_column,
-            start_date=settings.start_date,
-            window_days=settings.window_days,
-            accuracy_threshold=settings.accuracy_threshold,
-            max_regression=settings.max_regression,
-            holdout_fraction=settings.holdout_fraction,
-            min_rows_per_day=settings.min_rows_per_day,
-            min_train_rows=settings.min_train_rows,
-        )
+        # Every field of the resource is a setting of the same name: listed once, in Settings.
+        values = {name: getattr(settings, name) for name in cls.model_fields}
+        paths = ("data_dir", "storage_dir", "registry_dir")
+        return cls(**{k: str(v) if k in paths and v is not None else v for k, v in values.items()})
 
     def source(self) -> DataSource:
         data_dir = Path(self.data_dir) if self.data_dir else None

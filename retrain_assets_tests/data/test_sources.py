@@ -11,17 +11,10 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from retrain_assets.sources import (
-    DEMO_EPOCH,
-    DEMO_FEATURES,
-    DemoSource,
-    LandingDirSource,
-    demo_day,
-    demo_is_bad_day,
-    make_source,
-    scan_landing_dir,
-)
-from retrain_assets.validation import DataValidationError, NoDataError
+from retrain_assets.data.demo import DEMO_EPOCH, DEMO_FEATURES, DemoSource, demo_day, demo_is_bad_day
+from retrain_assets.data.landing import LandingDirSource, scan_landing_dir
+from retrain_assets.data.sources import make_source
+from retrain_assets.data.validation import DataValidationError, NoDataError
 
 GOOD_CSV = "timestamp,a,b,target\n" + "".join(
     f"2026-03-05T{23 - i:02d}:00:00Z,{i},{i % 3},{i % 2}\n" for i in range(12)

@@ -11,20 +11,12 @@ import pandas as pd
 import pytest
 import skops.io as sio
 
-from retrain_assets import training
-from retrain_assets.training import (
-    DAY_COLUMN,
-    TrainingError,
-    assemble_window,
-    build_pipeline,
-    describe,
-    fit_window,
-    model_from_bytes,
-    model_to_bytes,
-    split_holdout,
-    window_for,
-)
-from retrain_assets.validation import DataValidationError
+from retrain_assets.data.validation import DataValidationError
+from retrain_assets.ml import fit as training
+from retrain_assets.ml import model_file, window
+from retrain_assets.ml.fit import build_pipeline, describe, fit_window
+from retrain_assets.ml.model_file import model_from_bytes, model_to_bytes
+from retrain_assets.ml.window import DAY_COLUMN, TrainingError, assemble_window, split_holdout
 
 FAST = {"n_estimators": 5}  # random_forest, kept tiny
 
@@ -42,12 +34,12 @@ def day_rows(
     return frame
 
 
-def window_of(frames: dict[str, pd.DataFrame]) -> training.Window:
+def window_of(frames: dict[str, pd.DataFrame]) -> window.Window:
     days = sorted(frames)
     return assemble_window(frames, {d: f"/landing/{d}.csv" for d in days}, days, "target")
 
 
-def fit(window: training.Window, **kwargs):
+def fit(window: window.Window, **kwargs):
     options = {
         "target": "target",
         "holdout_fraction": 0.2,
@@ -60,16 +52,6 @@ def fit(window: training.Window, **kwargs):
 
 
 # ---- windows -----------------------------------------------------------------------------
-
-
-def test_window_for_lists_days_oldest_first() -> None:
-    assert window_for("2026-03-05", 3, "2026-01-01") == ["2026-03-03", "2026-03-04", "2026-03-05"]
-    assert window_for("2026-03-01", 2, "2026-01-01") == ["2026-02-28", "2026-03-01"]
-
-
-def test_window_for_clips_at_the_start_date() -> None:
-    assert window_for("2026-01-03", 14, "2026-01-01") == ["2026-01-01", "2026-01-02", "2026-01-03"]
-    assert window_for("2026-01-01", 14, "2026-01-01") == ["2026-01-01"]
 
 
 def test_assemble_window_orders_days_oldest_first_whatever_the_mapping_order() -> None:
@@ -127,7 +109,7 @@ def test_assemble_window_consume_keeps_every_day_when_a_day_is_rejected() -> Non
 
 
 def test_assemble_window_tolerates_and_reports_missing_days() -> None:
-    days = window_for("2026-03-05", 5, "2026-01-01")
+    days = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
     frames = {"2026-03-02": day_rows(1), "2026-03-05": day_rows(2)}
     window = assemble_window(frames, {}, days, "target")
     assert window.days_used == ["2026-03-02", "2026-03-05"]
@@ -363,11 +345,11 @@ def test_model_bytes_are_reproducible(estimator: str, params: dict) -> None:
     x, y = xy()
     pipeline = build_pipeline(estimator, params).fit(x, y)
     first = model_to_bytes(pipeline)
-    assert hashlib.sha256(model_to_bytes(pipeline)).hexdigest() == training.sha256(first)
+    assert hashlib.sha256(model_to_bytes(pipeline)).hexdigest() == model_file.sha256(first)
     refit = build_pipeline(estimator, params).fit(x, y)
-    assert training.sha256(model_to_bytes(refit)) == training.sha256(first)
+    assert model_file.sha256(model_to_bytes(refit)) == model_file.sha256(first)
     other = build_pipeline(estimator, params).fit(*xy(1))
-    assert training.sha256(model_to_bytes(other)) != training.sha256(first)
+    assert model_file.sha256(model_to_bytes(other)) != model_file.sha256(first)
 
 
 @pytest.mark.parametrize(("estimator", "params"), ESTIMATOR_PARAMS)
@@ -429,7 +411,7 @@ def test_model_loading_never_uses_pickle(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_code_version_names_the_package_and_a_digest() -> None:
-    version = training.code_version()
+    version = model_file.code_version()
     package, _, digest = version.partition("+")
-    assert package == training.__version__
+    assert package == model_file.__version__
     assert len(digest) == 12 and int(digest, 16) >= 0

@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from retrain_assets import storage
-from retrain_assets.storage import ArtifactStore, dump_json, write_atomic
+from retrain_assets import artifacts, fsutil
+from retrain_assets.artifacts import ArtifactStore, DayRecord
+from retrain_assets.fsutil import dump_json, write_atomic
 
 
 def files_in(directory: Path) -> list[str]:
@@ -34,7 +35,7 @@ def test_failed_replace_keeps_old_content_and_leaves_no_temp_file(
     def broken_replace(src, dst):
         raise OSError("disk went away")
 
-    monkeypatch.setattr(storage.os, "replace", broken_replace)
+    monkeypatch.setattr(fsutil.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk went away"):
         write_atomic(path, b"new content")
     assert path.read_bytes() == b"old"
@@ -50,7 +51,7 @@ def test_failure_while_writing_keeps_old_content_and_leaves_no_temp_file(
     def broken_fsync(fd):
         raise OSError("I/O error")
 
-    monkeypatch.setattr(storage.os, "fsync", broken_fsync)
+    monkeypatch.setattr(fsutil.os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="I/O error"):
         write_atomic(path, b"new")
     assert path.read_bytes() == b"old"
@@ -63,7 +64,7 @@ def test_interrupt_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.Monke
     def interrupted(src, dst):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(storage.os, "replace", interrupted)
+    monkeypatch.setattr(fsutil.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_atomic(path, b"data")
     assert files_in(tmp_path) == []
@@ -92,7 +93,7 @@ def test_failed_raw_write_keeps_previous_day_file(
     store = ArtifactStore(tmp_path)
     old = pd.DataFrame({"a": [1.0], "target": [0]})
     store.write_raw("2026-03-05", old)
-    monkeypatch.setattr(storage.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError()))
+    monkeypatch.setattr(fsutil.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError()))
     with pytest.raises(OSError):
         store.write_raw("2026-03-05", pd.DataFrame({"a": [9.0, 9.0], "target": [1, 1]}))
     pd.testing.assert_frame_equal(store.read_raw("2026-03-05"), old)
@@ -132,16 +133,16 @@ def test_half_rewritten_model_reads_as_missing_not_as_a_mix(
     store = ArtifactStore(tmp_path)
     holdout = pd.DataFrame({"a": [0.5], "target": [1]})
     store.write_model("2026-03-05", b"old", {"sha256": "old"}, holdout)
-    real = storage.write_atomic
+    real = artifacts.write_atomic
     calls = []
 
-    def dies_on_info(path: Path, data: bytes) -> None:
+    def dies_on_info(path: Path, data: bytes) -> Path:
         calls.append(path.name)
         if path.name == "info.json":
             raise OSError("killed")
-        real(path, data)
+        return real(path, data)
 
-    monkeypatch.setattr(storage, "write_atomic", dies_on_info)
+    monkeypatch.setattr(artifacts, "write_atomic", dies_on_info)
     with pytest.raises(OSError):
         store.write_model("2026-03-05", b"new", {"sha256": "new"}, holdout)
     assert calls == ["model.skops", "info.json"]
@@ -169,8 +170,28 @@ def test_write_atomic_fsyncs_the_file_and_the_directory(
         synced.append(os.readlink(f"/proc/self/fd/{fd}"))
         real(fd)
 
-    monkeypatch.setattr(storage.os, "fsync", recording_fsync)
+    monkeypatch.setattr(fsutil.os, "fsync", recording_fsync)
     write_atomic(tmp_path / "f.json", b"{}")
     assert len(synced) == 2
     assert Path(synced[0]).parent == tmp_path and Path(synced[0]).name.startswith(".f.json.")
     assert synced[1] == str(tmp_path)
+
+
+def test_outcome_records_say_how_a_day_ended_and_in_which_run(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    assert store.read_outcome("2026-03-05") is None
+    store.write_outcome(DayRecord("2026-03-05", "run-1", "failed", "raw_dataset", "bad file"))
+    record = store.read_outcome("2026-03-05")
+    assert (record.outcome, record.stage, record.reason) == ("failed", "raw_dataset", "bad file")
+    assert record.at  # stamped when written
+    with pytest.raises(ValueError, match="unknown outcome 'crashed'"):
+        store.write_outcome(DayRecord("2026-03-05", "run-2", "crashed", "x", "y"))
+    assert store.read_outcome("2026-03-05").run_id == "run-1"
+
+
+def test_drop_raw_forgets_a_day_and_tolerates_absence(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    store.write_raw("2026-03-05", pd.DataFrame({"a": [1.0], "target": [0]}))
+    store.drop_raw("2026-03-05")
+    assert store.read_raw("2026-03-05") is None
+    store.drop_raw("2026-03-05")

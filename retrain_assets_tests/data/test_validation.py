@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain_assets.validation import (
+from retrain_assets.data.validation import (
     DataValidationError,
     content_hash,
     feature_columns,

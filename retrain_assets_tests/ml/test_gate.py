@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain_assets.evaluation import champion_is_fair, decide_gate, evaluate
-from retrain_assets.training import build_pipeline
+from retrain_assets.ml.fit import build_pipeline
+from retrain_assets.ml.gate import champion_is_fair, decide_gate
+from retrain_assets.ml.metrics import evaluate
 
 
 class FixedModel:
@@ -221,6 +222,16 @@ def test_gate_just_below_champion_minus_margin_fails_with_the_numbers() -> None:
 def test_gate_passes_when_better_than_champion() -> None:
     d = decide_gate(0.95, 0.8, 0.02, "0.1.3", 0.90)
     assert d.passed
+    # Better than the live model: no talk of being "within" a margin of it.
     assert d.reason == (
-        "accuracy 0.9500 >= threshold 0.8000 and within 0.0200 of live 0.1.3 (0.9000)"
+        "accuracy 0.9500 >= threshold 0.8000; live 0.1.3 scores 0.9000 on the same rows"
+    )
+
+
+def test_gate_passing_slightly_below_champion_says_by_how_much() -> None:
+    d = decide_gate(0.89, 0.8, 0.02, "0.1.3", 0.90)
+    assert d.passed
+    assert d.reason == (
+        "accuracy 0.8900 >= threshold 0.8000; 0.0100 below live 0.1.3 (0.9000), "
+        "within the allowed 0.0200"
     )

@@ -12,34 +12,24 @@ reused by any caller. Two guarantees matter to callers:
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import random
-import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import requests
 
-__all__ = [
-    "MAX_MESSAGE_CHARS",
-    "TRUNCATION_MARKER",
-    "DeliveryResult",
-    "TelegramClient",
-    "scrub",
-    "truncate_html",
-]
+from retrain_assets.telegram.html import (
+    MAX_MESSAGE_CHARS,
+    TRUNCATION_MARKER,
+    truncate_html,
+    truncate_plain,
+)
+from retrain_assets.telegram.redact import install_log_scrubber, scrub
 
-# Telegram rejects longer texts ("message is too long").
-MAX_MESSAGE_CHARS = 4096
-TRUNCATION_MARKER = "…"
-
-_REDACTED = "***"
 _MAX_DETAIL_CHARS = 300
 # Telegram's own tokens have a ~35 character secret part; a very short one would make the
 # "secret part alone" redaction hit innocent text.
@@ -47,215 +37,6 @@ _MIN_SECRET_PART_CHARS = 8
 
 _log = logging.getLogger(__name__)
 
-# Loggers that may print the request URL. A filter on a parent logger does not apply to records
-# created by its children, so every one of them gets its own filter.
-_URL_LOGGERS = (
-    "urllib3.connectionpool",  # DEBUG '"POST /bot<token>/sendMessage HTTP/1.1" 200', retries
-    "urllib3.connection",  # WARNING "Failed to parse headers (url=...)"
-    "urllib3.poolmanager",  # INFO "Redirecting <url> -> ..."
-    "urllib3.util.retry",  # DEBUG "Incremented Retry for (url=...)"
-    __name__,  # belt and braces: our own records are scrubbed before logging anyway
-)
-
-
-# --------------------------------------------------------------------------------------------
-# Secret scrubbing
-# --------------------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=64)
-def _scrub_pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
-    forms: set[str] = set()
-    for secret in secrets:
-        if secret:
-            # The URL may reach a message raw or percent-encoded (":" -> "%3A"), depending on
-            # which layer formatted it.
-            forms.update({secret, quote(secret, safe=""), quote(secret), quote_plus(secret)})
-    if not forms:
-        return None
-    # Longest first, so a secret that contains another one is replaced whole.
-    alternatives = sorted(forms, key=len, reverse=True)
-    # Case-insensitive because percent-encoding may use lower-case hex digits.
-    return re.compile("|".join(re.escape(form) for form in alternatives), re.IGNORECASE)
-
-
-def scrub(text: str, *secrets: str) -> str:
-    """Replace every non-empty secret, raw or URL-quoted, in ``text`` by ``***``."""
-    if not isinstance(text, str):
-        text = str(text)
-    pattern = _scrub_pattern(tuple(secrets))
-    return text if pattern is None else pattern.sub(_REDACTED, text)
-
-
-class _SecretScrubFilter(logging.Filter):
-    """Rewrites log records so that no registered secret survives formatting.
-
-    Installed on loggers (not handlers) so that it runs before any handler, including ones that
-    are added later, such as pytest's caplog or Dagster's log capture.
-    """
-
-    # Looked up by attribute rather than isinstance, so a reloaded module still finds it.
-    _retrain_assets_secret_scrubber = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._secrets: tuple[str, ...] = ()
-        self._lock = threading.Lock()
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        return self._secrets
-
-    def add_secrets(self, *secrets: str) -> None:
-        with self._lock:
-            # Rebuilt and swapped whole, so filter() can read it without taking the lock.
-            merged = dict.fromkeys((*self._secrets, *(s for s in secrets if s)))
-            self._secrets = tuple(merged)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        secrets = self._secrets
-        if not secrets:
-            return True
-        try:
-            _scrub_record(record, secrets)
-        except Exception:
-            # A record we could not clean is dropped: losing a debug line beats leaking a token.
-            return False
-        return True
-
-
-def _scrub_record(record: logging.LogRecord, secrets: tuple[str, ...]) -> None:
-    try:
-        message = record.getMessage()
-    except Exception:
-        # Malformed msg/args: logging would print both raw in its error report, so fold them
-        # into one scrubbed string.
-        record.msg = scrub(f"{record.msg!s} (args: {record.args!r})", *secrets)
-        record.args = ()
-    else:
-        clean = scrub(message, *secrets)
-        if clean != message:
-            # The token may sit in any argument (or span several), so store the rendered text.
-            record.msg, record.args = clean, ()
-
-    if record.exc_info and not record.exc_text:
-        # Exception messages from requests/urllib3 carry the URL; render now so we can scrub.
-        record.exc_text = logging.Formatter().formatException(record.exc_info)
-    if record.exc_text:
-        clean = scrub(record.exc_text, *secrets)
-        if clean != record.exc_text:
-            record.exc_text = clean
-            # Handlers that render exc_info themselves would otherwise re-expose the raw text;
-            # standard formatters print exc_text.
-            record.exc_info = None
-    if record.stack_info:
-        record.stack_info = scrub(record.stack_info, *secrets)
-
-
-_install_lock = threading.Lock()
-
-
-def _install_log_scrubber(*secrets: str) -> None:
-    """Ensure one scrub filter per URL-printing logger and register ``secrets`` with it."""
-    with _install_lock:
-        for name in _URL_LOGGERS:
-            logger = logging.getLogger(name)
-            existing = [
-                f for f in logger.filters if getattr(f, "_retrain_assets_secret_scrubber", False)
-            ]
-            if existing:
-                scrubber = existing[0]
-            else:
-                scrubber = _SecretScrubFilter()
-                logger.addFilter(scrubber)
-            scrubber.add_secrets(*secrets)  # idempotent: secrets are de-duplicated
-
-
-# --------------------------------------------------------------------------------------------
-# Telegram HTML truncation
-# --------------------------------------------------------------------------------------------
-
-# Atomic pieces of Telegram HTML: a whole tag, a whole entity, a run of plain text, or a stray
-# "<" / "&" (invalid for Telegram, but it must not break the scan).
-_HTML_TOKEN_RE = re.compile(
-    r"(?P<tag><[^<>]*>)"
-    r"|(?P<entity>&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);)"
-    r"|(?P<text>[^<&]+)"
-    r"|(?P<char>[<&])"
-)
-_HTML_TAG_RE = re.compile(r"<\s*(/?)\s*([A-Za-z][A-Za-z0-9-]*)(?:\s[^>]*?)?\s*(/?)\s*>")
-
-
-def _closing_len(stack: tuple[str, ...]) -> int:
-    return sum(len(name) + 3 for name in stack)  # "</" + name + ">"
-
-
-def _apply_tag(stack: tuple[str, ...], tag: str) -> tuple[tuple[str, ...], bool]:
-    """Return the open-tag stack after ``tag`` and whether ``tag`` opened an element."""
-    match = _HTML_TAG_RE.fullmatch(tag)
-    if match is None:
-        return stack, False  # "<>" or similar: opaque, no effect on nesting
-    is_closing, name, self_closing = match.group(1) == "/", match.group(2).lower(), match.group(3)
-    if is_closing:
-        if name in stack:
-            # Pop up to the matching opener (tolerates mis-nested input).
-            index = len(stack) - 1 - stack[::-1].index(name)
-            return stack[:index], False
-        return stack, False
-    if self_closing:
-        return stack, False
-    return (*stack, name), True
-
-
-def truncate_html(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """Shorten Telegram-HTML ``text`` to at most ``limit`` characters, keeping it valid.
-
-    The cut never falls inside a tag or an entity, tags left open are closed, and the result ends
-    with ``TRUNCATION_MARKER`` (after the closing tags, so it is never inside e.g. a link).
-    """
-    if len(text) <= limit:
-        return text
-    if limit < len(TRUNCATION_MARKER):
-        return ""
-    room = limit - len(TRUNCATION_MARKER)  # for the kept prefix plus the closing tags
-
-    stack: tuple[str, ...] = ()
-    cut, cut_stack = 0, stack  # best cut so far: keep text[:cut], then close cut_stack
-    for match in _HTML_TOKEN_RE.finditer(text):
-        kind, token = match.lastgroup, match.group()
-        if kind == "text":
-            free = room - _closing_len(stack) - match.start()
-            if free <= 0:
-                break
-            if free < len(token):
-                cut, cut_stack = match.start() + free, stack
-                break
-            cut, cut_stack = match.end(), stack
-            continue
-
-        new_stack, opened = _apply_tag(stack, token) if kind == "tag" else (stack, False)
-        if match.end() + _closing_len(new_stack) > room:
-            break
-        stack = new_stack
-        # Never end right after an opening tag: that would leave an empty element like <b></b>.
-        if not opened:
-            cut, cut_stack = match.end(), stack
-
-    closers = "".join(f"</{name}>" for name in reversed(cut_stack))
-    return f"{text[:cut]}{closers}{TRUNCATION_MARKER}"
-
-
-def _truncate_plain(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    if limit < len(TRUNCATION_MARKER):
-        return ""
-    return text[: limit - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
-
-
-# --------------------------------------------------------------------------------------------
-# Client
-# --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -337,7 +118,7 @@ class TelegramClient:
         if len(secret_part) >= _MIN_SECRET_PART_CHARS:
             secrets.append(secret_part)
         self._secrets: tuple[str, ...] = tuple(s for s in secrets if s)
-        _install_log_scrubber(*self._secrets)
+        install_log_scrubber(*self._secrets)
 
     def __repr__(self) -> str:
         return self._scrub(f"TelegramClient(chat_id={self._chat_id!r}, api_url={self._api_url!r})")
@@ -383,7 +164,7 @@ class TelegramClient:
             text = truncate_html(text, MAX_MESSAGE_CHARS)
         else:
             # Closing HTML tags would show up literally in other modes; a plain cut is safer.
-            text = _truncate_plain(text, MAX_MESSAGE_CHARS)
+            text = truncate_plain(text, MAX_MESSAGE_CHARS)
         payload: dict[str, Any] = {
             "chat_id": self._chat_id,
             "text": text,

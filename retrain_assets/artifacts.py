@@ -1,0 +1,130 @@
+"""The pipeline's own files between assets: each day's rows, model, evaluation and outcome.
+
+Assets write here instead of through an IO manager because one run may carry many days (a
+batched backfill). Every file is written atomically, so a reader never sees half of one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from retrain_assets.fsutil import dump_json, read_parquet, write_atomic, write_parquet
+
+# What a day ends as, whatever launched it (DESIGN.md: one outcome vocabulary).
+OUTCOMES = ("deployed", "superseded", "unchanged", "blocked", "failed", "skipped")
+# Outcomes that stop a day before it reaches the registry; later steps of the run leave it be.
+STOPPED = ("failed", "skipped")
+
+
+@dataclass(frozen=True)
+class DayRecord:
+    """How one day of one run ended, and where and why when it stopped early."""
+
+    day: str
+    run_id: str
+    outcome: str
+    stage: str  # the asset (or check) that decided it
+    reason: str
+    version: str | None = None
+    at: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ArtifactStore:
+    """Files under RETRAIN_STORAGE_DIR, one per asset partition."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # ---- raw_dataset ---------------------------------------------------------------------
+    def raw_path(self, day: str) -> Path:
+        return self.root / "raw_dataset" / f"{day}.parquet"
+
+    def write_raw(self, day: str, frame: pd.DataFrame) -> Path:
+        return write_parquet(frame, self.raw_path(day))
+
+    def read_raw(self, day: str) -> pd.DataFrame | None:
+        path = self.raw_path(day)
+        return read_parquet(path) if path.exists() else None
+
+    def drop_raw(self, day: str) -> None:
+        """Forget a day whose data is gone or now invalid, so no later window trains on it."""
+        self.raw_path(day).unlink(missing_ok=True)
+
+    # ---- trained_model -------------------------------------------------------------------
+    def model_dir(self, day: str) -> Path:
+        return self.root / "trained_model" / day
+
+    def write_model(
+        self, day: str, model_bytes: bytes, info: dict[str, Any], holdout: pd.DataFrame
+    ) -> Path:
+        # info.json is written last: its presence marks a complete trained model.
+        directory = self.model_dir(day)
+        (directory / "info.json").unlink(missing_ok=True)
+        write_atomic(directory / "model.skops", model_bytes)
+        write_parquet(holdout, directory / "holdout.parquet")
+        write_atomic(directory / "info.json", dump_json(info))
+        return directory
+
+    def read_model(self, day: str) -> tuple[bytes, dict[str, Any], pd.DataFrame]:
+        directory = self.model_dir(day)
+        info_path = directory / "info.json"
+        if not info_path.exists():
+            raise FileNotFoundError(
+                f"no trained model for {day} in {directory}: materialise trained_model first"
+            )
+        info = json.loads(info_path.read_text())
+        return (
+            (directory / "model.skops").read_bytes(),
+            info,
+            read_parquet(directory / "holdout.parquet"),
+        )
+
+    # ---- evaluation_metrics --------------------------------------------------------------
+    def evaluation_path(self, day: str) -> Path:
+        return self.root / "evaluation_metrics" / f"{day}.json"
+
+    def write_evaluation(self, day: str, evaluation: dict[str, Any]) -> Path:
+        return write_atomic(self.evaluation_path(day), dump_json(evaluation))
+
+    def read_evaluation(self, day: str) -> dict[str, Any]:
+        path = self.evaluation_path(day)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no evaluation for {day} in {path}: materialise evaluation_metrics first"
+            )
+        return json.loads(path.read_text())
+
+    # ---- outcomes ------------------------------------------------------------------------
+    def outcome_path(self, day: str) -> Path:
+        return self.root / "outcomes" / f"{day}.json"
+
+    def write_outcome(self, record: DayRecord) -> DayRecord:
+        if record.outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {record.outcome!r}; expected one of {OUTCOMES}")
+        if not record.at:
+            at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            record = DayRecord(**{**record.as_dict(), "at": at})
+        write_atomic(self.outcome_path(record.day), dump_json(record.as_dict()))
+        return record
+
+    def read_outcome(self, day: str) -> DayRecord | None:
+        path = self.outcome_path(day)
+        if not path.exists():
+            return None
+        return DayRecord(**json.loads(path.read_text()))
+
+    def stopped_in_run(self, day: str, run_id: str) -> DayRecord | None:
+        """The record of a day that an earlier step of this run failed or skipped."""
+        record = self.read_outcome(day)
+        if record is None or record.run_id != run_id or record.outcome not in STOPPED:
+            return None
+        return record

@@ -1,0 +1,23 @@
+"""Where each day's labelled rows come from: a landing directory, or the built-in demo stream."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from retrain_assets.data.demo import DemoSource
+from retrain_assets.data.landing import LandingDirSource
+
+
+class DataSource(Protocol):
+    def load(self, day: str) -> tuple[pd.DataFrame, str]:
+        """Validated rows for `day` and a label naming where they came from."""
+        ...
+
+
+def make_source(data_dir: Path | None, target: str, min_rows: int) -> DataSource:
+    if data_dir is None:
+        return DemoSource(target, min_rows)
+    return LandingDirSource(data_dir, target, min_rows)

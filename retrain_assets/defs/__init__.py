@@ -1,0 +1,1 @@
+"""Everything Dagster loads: partitions, resources, the retraining assets, automation, hooks."""

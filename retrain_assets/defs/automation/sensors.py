@@ -1,0 +1,113 @@
+"""new_data_sensor: new or changed landing files request runs, a range of days at a time."""
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from retrain_assets.data.landing import LandingFile, scan_landing_dir
+from retrain_assets.defs.automation.jobs import DAILY_RUN_TAGS, retrain_job
+from retrain_assets.defs.partitions import MAX_DAYS_PER_RUN, daily_partitions
+from retrain_assets.settings import settings
+
+SETTINGS = settings()
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+# A file modified this recently may still be being written; it is picked up on a later tick.
+SETTLE_SECONDS = 2.0
+
+
+def _load_cursor(raw: str | None) -> dict[str, dict[str, str]]:
+    if not raw:
+        return {"seen": {}, "ignored": {}}
+    cursor = json.loads(raw)
+    return {"seen": cursor.get("seen", {}), "ignored": cursor.get("ignored", {})}
+
+
+def group_days(new: list[str], seen: set[str], max_days: int = MAX_DAYS_PER_RUN) -> list[list[str]]:
+    """Consecutive new days as ranges, oldest first, for one run each.
+
+    A range never spans an already processed day (it would run again for nothing) and covers at
+    most `max_days` calendar days. Days without a file inside a range are recorded as skipped.
+    """
+    groups: list[list[str]] = []
+    for day in sorted(new):
+        if groups:
+            current = groups[-1]
+            span = daily_partitions.get_partition_keys_in_range(
+                dg.PartitionKeyRange(current[0], day)
+            )
+            if len(span) <= max_days and not any(d in seen for d in span):
+                current.append(day)
+                continue
+        groups.append([day])
+    return groups
+
+
+def _request(group: list[LandingFile]) -> dg.RunRequest:
+    first, last = group[0], group[-1]
+    if len(group) == 1:
+        return dg.RunRequest(
+            run_key=f"{first.path.name}@{first.version}",
+            partition_key=first.day,
+            tags=DAILY_RUN_TAGS,
+        )
+    versions = hashlib.sha256(
+        "\n".join(f"{f.path.name}@{f.version}" for f in group).encode()
+    ).hexdigest()[:16]
+    return dg.RunRequest(
+        run_key=f"{first.day}..{last.day}@{versions}",
+        tags={RANGE_START: first.day, RANGE_END: last.day},
+    )
+
+
+@dg.sensor(
+    job=retrain_job,
+    minimum_interval_seconds=SETTINGS.sensor_interval_s,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests retrain_job runs when RETRAIN_DATA_DIR gets new or changed "
+    "YYYY-MM-DD.csv|parquet files: one run per file version, consecutive days as one range run.",
+)
+def new_data_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    if SETTINGS.data_dir is None:
+        return dg.SkipReason("RETRAIN_DATA_DIR is not set: the demo stream has no files to watch")
+    return evaluate_landing_dir(context, SETTINGS.data_dir, SETTINGS.start_date)
+
+
+def evaluate_landing_dir(
+    context: dg.SensorEvaluationContext, directory: Path, start_date: str, now: float | None = None
+) -> dg.SensorResult:
+    cursor = _load_cursor(context.cursor)
+    scan = scan_landing_dir(directory, start_date)
+    now = time.time() if now is None else now
+    last_day = daily_partitions.get_last_partition_key()
+    for name, why in scan.ignored:
+        if cursor["ignored"].get(name) != why:
+            context.log.info(f"ignoring {name}: {why}")
+            cursor["ignored"][name] = why
+    new: dict[str, LandingFile] = {}
+    for day in sorted(scan.files):
+        files = scan.files[day]
+        if last_day is None or day > last_day:
+            continue  # a future day: its partition does not exist yet
+        if len(files) > 1:
+            names = " and ".join(f.path.name for f in files)
+            if cursor["ignored"].get(day) != names:
+                context.log.warning(f"ignoring {day}: both {names} exist; keep one")
+                cursor["ignored"][day] = names
+            continue
+        landing = files[0]
+        if now - landing.mtime_ns / 1e9 < SETTLE_SECONDS:
+            continue
+        if cursor["seen"].get(day) != landing.version:
+            new[day] = landing
+    seen = {day for day in cursor["seen"] if day not in new}
+    requests = []
+    for group in group_days(list(new), seen):
+        requests.append(_request([new[day] for day in group]))
+        for day in group:
+            cursor["seen"][day] = new[day].version
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))

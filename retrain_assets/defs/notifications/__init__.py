@@ -1,0 +1,1 @@
+"""Telegram messages about what a run decided: hooks gather facts, messages word them."""

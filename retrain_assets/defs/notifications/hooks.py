@@ -1,0 +1,148 @@
+"""Telegram hooks on the retraining op: what the run decided, one message per run.
+
+The hooks gather facts (each day's outcome record, the registry, the evaluation); the wording
+is in messages.py. Delivery never fails or stalls a run: the client has a bounded budget and
+never raises.
+"""
+
+import dagster as dg
+
+from retrain_assets.artifacts import DayRecord
+from retrain_assets.defs.notifications.messages import (
+    batch_message,
+    blocked_message,
+    deployed_message,
+    failed_message,
+)
+from retrain_assets.defs.partitions import days_between
+from retrain_assets.defs.retraining.pipeline import OUTCOME_TAG, DaysFailedError, first_line
+from retrain_assets.telegram import scrub
+
+
+def _run_days(context: dg.HookContext) -> list[str]:
+    run = context.instance.get_run_by_id(context.run_id)
+    tags = run.tags if run else {}
+    if "dagster/partition" in tags:
+        return [tags["dagster/partition"]]
+    start = tags.get("dagster/asset_partition_range_start")
+    end = tags.get("dagster/asset_partition_range_end")
+    return days_between(start, end) if start and end else []
+
+
+def _records(context: dg.HookContext, days: list[str]) -> list[DayRecord]:
+    store = context.resources.retrain.store()
+    found = [store.read_outcome(day) for day in days]
+    return [r for r in found if r is not None and r.run_id == context.run_id]
+
+
+def _send(context: dg.HookContext, text: str | None) -> None:
+    if text is None:
+        return
+    telegram = context.resources.telegram
+    if not telegram.configured:
+        context.log.info(
+            "Telegram not configured (TELEGRAM_BOT_TOKEN/TELEGRAM_CHAT_ID): no message"
+        )
+        return
+    client = telegram.client()
+    try:
+        result = client.send_message(text)
+    finally:
+        client.close()
+    if result.delivered:
+        context.log.info(f"Telegram message delivered ({result.attempts} attempt(s))")
+    else:
+        context.log.warning(f"Telegram message not delivered: {result.detail}")
+
+
+def _day_message(context: dg.HookContext, record: DayRecord) -> str | None:
+    """The message for a one-day run, or None when the live model did not change."""
+    retrain, telegram = context.resources.retrain, context.resources.telegram
+    registry, link = retrain.registry(), telegram.run_link(context.run_id)
+    live = (registry.current() or {}).get("version")
+    if record.outcome == "failed":
+        return failed_message(
+            model=retrain.model_name,
+            asset=record.stage,
+            error=scrub(record.reason, telegram.bot_token or ""),
+            link=link,
+        )
+    if record.outcome == "blocked":
+        gate = retrain.store().read_evaluation(record.day)["gate"]
+        return blocked_message(
+            model=retrain.model_name,
+            partition=record.day,
+            gate=gate,
+            live_version=live,
+            link=link,
+        )
+    if record.outcome == "deployed" and record.version:
+        gate = retrain.store().read_evaluation(record.day)["gate"]
+        card = registry.card(record.version)
+        event = next(
+            (
+                e
+                for e in reversed(registry.history())
+                if e.get("run_id") == context.run_id and e.get("version") == record.version
+            ),
+            {},
+        )
+        return deployed_message(
+            model=retrain.model_name,
+            old_version=event.get("previous"),
+            new_version=record.version,
+            partition=record.day,
+            accuracy=gate["accuracy"],
+            threshold=gate["threshold"],
+            champion_version=gate["champion_version"],
+            champion_accuracy=gate["champion_accuracy"],
+            rows=card["fit_rows"],
+            link=link,
+        )
+    # superseded, unchanged or skipped: the live model did not change.
+    context.log.info(f"{record.day}: {record.outcome}, live model unchanged: no Telegram message")
+    return None
+
+
+def _report(context: dg.HookContext) -> str | None:
+    days = _run_days(context)
+    records = _records(context, days)
+    if len(days) == 1:
+        return _day_message(context, records[0]) if records else None
+    retrain = context.resources.retrain
+    return batch_message(
+        model=retrain.model_name,
+        days=days,
+        records=records,
+        live_version=(retrain.registry().current() or {}).get("version"),
+        link=context.resources.telegram.run_link(context.run_id),
+    )
+
+
+@dg.success_hook(name="telegram_on_success", required_resource_keys={"retrain", "telegram"})
+def telegram_on_success(context: dg.HookContext) -> None:
+    _send(context, _report(context))
+
+
+@dg.failure_hook(name="telegram_on_failure", required_resource_keys={"retrain", "telegram"})
+def telegram_on_failure(context: dg.HookContext) -> None:
+    if isinstance(context.op_exception, DaysFailedError):
+        _send(context, _report(context))
+        return
+    # A crash outside any one day (storage, resources, a killed worker): name the op.
+    context.instance.add_run_tags(context.run_id, {OUTCOME_TAG: "failed"})
+    telegram = context.resources.telegram
+    error = first_line(context.op_exception or "unknown error")
+    _send(
+        context,
+        failed_message(
+            model=context.resources.retrain.model_name,
+            asset=context.op.name,
+            error=scrub(error, telegram.bot_token or ""),
+            link=telegram.run_link(context.run_id),
+        ),
+    )
+
+
+def notification_hooks() -> set[dg.HookDefinition]:
+    return {telegram_on_success, telegram_on_failure}

@@ -1,0 +1,111 @@
+"""Telegram message text: escaped HTML, rounded for people, within Telegram's length limit."""
+
+import html
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from retrain_assets.artifacts import DayRecord
+from retrain_assets.telegram import truncate_html
+
+# Lists of days in a batch summary stop here, so a 100-day batch still reads at a glance.
+MAX_LISTED_DAYS = 10
+
+
+def _e(value: Any) -> str:
+    # Telegram's HTML needs <, > and & escaped in text; quotes only inside attributes.
+    return html.escape(str(value), quote=False)
+
+
+def _link(url: str | None) -> str:
+    return f'\n<a href="{html.escape(url, quote=True)}">Open the run in Dagster</a>' if url else ""
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def deployed_message(
+    *,
+    model: str,
+    old_version: str | None,
+    new_version: str,
+    partition: str,
+    accuracy: float,
+    threshold: float,
+    champion_version: str | None,
+    champion_accuracy: float | None,
+    rows: int,
+    link: str | None,
+) -> str:
+    versus = (
+        f"live {_e(champion_version)}: {_pct(champion_accuracy)}"
+        if champion_accuracy is not None
+        else "no fair live model to compare"
+    )
+    return truncate_html(
+        f"✅ <b>{_e(model)}</b> deployed <b>{_e(old_version or 'none')} → {_e(new_version)}</b>\n"
+        f"Day {_e(partition)}, trained on {rows} rows\n"
+        f"Accuracy {_pct(accuracy)} (threshold {_pct(threshold)}; {versus})" + _link(link)
+    )
+
+
+def blocked_message(
+    *,
+    model: str,
+    partition: str,
+    gate: Mapping[str, Any],
+    live_version: str | None,
+    link: str | None,
+) -> str:
+    return truncate_html(
+        f"⛔ <b>{_e(model)}</b> not deployed for {_e(partition)}: blocked by the gate\n"
+        f"{_e(gate['reason'])}\n"
+        f"Live version stays {_e(live_version or 'none (nothing deployed yet)')}" + _link(link)
+    )
+
+
+def failed_message(*, model: str, asset: str, error: str, link: str | None) -> str:
+    first_line = (error.strip().splitlines() or ["(no message)"])[0]
+    return truncate_html(
+        f"❌ <b>{_e(model)}</b> retrain failed at <b>{_e(asset)}</b>\n"
+        f"<code>{_e(first_line[:1000])}</code>" + _link(link)
+    )
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _listed(records: Sequence[DayRecord], with_reason: bool) -> str:
+    shown = records[:MAX_LISTED_DAYS]
+    more = f" (+{len(records) - MAX_LISTED_DAYS} more)" if len(records) > MAX_LISTED_DAYS else ""
+    if with_reason:
+        return "".join(f"\n  {_e(r.day)}: {_e(r.reason[:200])}" for r in shown) + more
+    return ", ".join(_e(r.day) for r in shown) + more
+
+
+def batch_message(
+    *,
+    model: str,
+    days: Sequence[str],
+    records: Sequence[DayRecord],
+    live_version: str | None,
+    link: str | None,
+) -> str:
+    """One summary for a run of several days: every day counted under its one outcome."""
+    counts = Counter(r.outcome for r in records)
+    order = ("deployed", "superseded", "unchanged", "blocked", "skipped", "failed")
+    counted = ", ".join(f"{o} {counts[o]}" for o in order if counts[o]) or "no day finished"
+    lines = [
+        f"📦 <b>{_e(model)}</b> days {_e(days[0])}..{_e(days[-1])} ({_days(len(days))})",
+        counted.capitalize(),
+    ]
+    blocked = [r for r in records if r.outcome == "blocked"]
+    failed = [r for r in records if r.outcome == "failed"]
+    if blocked:
+        lines.append("Blocked by the gate: " + _listed(blocked, with_reason=False))
+    if failed:
+        lines.append("Failed:" + _listed(failed, with_reason=True))
+    lines.append(f"Live version: {_e(live_version or 'none')}")
+    return truncate_html("\n".join(lines) + _link(link))

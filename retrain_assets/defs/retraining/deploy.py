@@ -1,0 +1,64 @@
+"""deployed_model_version: the candidate published to the registry and, if newest, made live."""
+
+from typing import Any
+
+import dagster as dg
+
+from retrain_assets.defs.retraining.evaluate import evaluation_metrics
+from retrain_assets.defs.retraining.ingest import GROUP
+from retrain_assets.defs.retraining.train import Candidate
+from retrain_assets.ml.gate import Verdict
+from retrain_assets.registry import DeployResult, ModelRegistry
+
+deployed_model_version = dg.AssetSpec(
+    "deployed_model_version",
+    group_name=GROUP,
+    kinds={"skops"},
+    skippable=True,
+    deps=[evaluation_metrics],
+    description="The candidate published to the model registry as a new version, made live "
+    "unless the live model is from a newer day. Metadata `version` holds the version string.",
+)
+
+# Card facts copied from the trained model's info.
+CARD_FIELDS = (
+    "estimator",
+    "params",
+    "features",
+    "classes",
+    "fit_rows",
+    "holdout_rows",
+    "fit_end_day",
+    "holdout_start_day",
+    "data_fingerprint",
+    "window_days",
+    "code_version",
+)
+
+
+def deploy_day(
+    day: str, candidate: Candidate, verdict: Verdict, registry: ModelRegistry, run_id: str
+) -> tuple[DeployResult, dict[str, Any]]:
+    """Publish a day whose check passed, exactly as its evaluation planned."""
+    gate = verdict.gate
+    card = {
+        "metrics": verdict.metrics,
+        "threshold": gate.threshold,
+        "max_regression": gate.max_regression,
+        "gate": gate.as_dict(),
+        "champion": verdict.champion,
+        **{k: candidate.info[k] for k in CARD_FIELDS},
+    }
+    result = registry.deploy(
+        candidate.model_bytes, card, partition=day, run_id=run_id, expected=verdict.plan
+    )
+    metadata = {
+        "version": result.version,
+        "outcome": result.event,
+        "live_version": result.live or "none",
+        "previous_live_version": result.previous_live or "none",
+        "new_version_created": result.created,
+        "accuracy": verdict.metrics["accuracy"],
+        "path": dg.MetadataValue.path(str(registry.versions_dir / result.version)),
+    }
+    return result, metadata

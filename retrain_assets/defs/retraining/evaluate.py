@@ -1,0 +1,161 @@
+"""evaluation_metrics and its gate, the check accuracy_above_threshold."""
+
+from dataclasses import replace
+from typing import Any
+
+import dagster as dg
+
+from retrain_assets.artifacts import ArtifactStore
+from retrain_assets.defs.retraining.ingest import GROUP
+from retrain_assets.defs.retraining.train import Candidate, trained_model
+from retrain_assets.ml.gate import LiveModel, Verdict, judge
+from retrain_assets.ml.model_file import model_from_bytes
+from retrain_assets.registry import ModelRegistry, RegistrySnapshot
+
+evaluation_metrics = dg.AssetSpec(
+    "evaluation_metrics",
+    group_name=GROUP,
+    kinds={"scikitlearn"},
+    skippable=True,
+    deps=[trained_model],
+    description="Candidate metrics on the holdout, and the live model's on the same rows when "
+    "it is a fair judge (same features, trained on data before the holdout).",
+)
+
+CHECK_NAME = "accuracy_above_threshold"
+accuracy_above_threshold = dg.AssetCheckSpec(
+    CHECK_NAME,
+    asset=evaluation_metrics.key,
+    blocking=True,
+    description="Passes iff accuracy >= threshold and the candidate is not worse than a fair "
+    "live model by more than RETRAIN_MAX_REGRESSION. A failure stops the day's deploy.",
+)
+
+
+class LiveTracker:
+    """The live model as the run goes: loaded once, then the candidate each deploy made live."""
+
+    def __init__(self, registry: ModelRegistry) -> None:
+        self.registry = registry
+        self.live: LiveModel | None = None
+
+    def current(self, snapshot: RegistrySnapshot) -> tuple[LiveModel | None, str | None]:
+        """The live model, or None and why it cannot judge (damaged or unloadable file)."""
+        version = snapshot.live_version
+        if version is None:
+            self.live = None
+        elif self.live is None or self.live.version != version:
+            try:
+                card = self.registry.card(version)
+                pipeline = model_from_bytes(self.registry.load_bytes(version))
+            except Exception as exc:  # a damaged live model must not stall every later day
+                self.live = None
+                return None, f"live model {version} could not be loaded ({exc}); not compared"
+            self.live = LiveModel(version, card, pipeline)
+        return self.live, None
+
+    def deployed(self, version: str, candidate: Candidate) -> None:
+        self.live = LiveModel(version, candidate.info, candidate.model.pipeline)
+
+
+def evaluate_day(
+    day: str,
+    candidate: Candidate,
+    *,
+    registry: ModelRegistry,
+    tracker: LiveTracker,
+    store: ArtifactStore,
+    target: str,
+    threshold: float,
+    max_regression: float,
+    run_id: str,
+) -> Verdict:
+    """Judge the day's candidate against the registry as the day before left it."""
+    snapshot = registry.snapshot()
+    live, problem = tracker.current(snapshot)
+    verdict = judge(
+        day,
+        candidate.model.pipeline,
+        candidate.info,
+        candidate.holdout,
+        live=live,
+        snapshot=snapshot,
+        target=target,
+        threshold=threshold,
+        max_regression=max_regression,
+    )
+    if problem:
+        verdict = replace(verdict, champion_note=problem)
+    store.write_evaluation(
+        day, {**verdict.as_dict(), "model_sha256": candidate.info["sha256"], "run_id": run_id}
+    )
+    return verdict
+
+
+def evaluation_metadata(verdict: Verdict, threshold: float) -> dict[str, Any]:
+    metrics, gate = verdict.metrics, verdict.gate
+    metadata: dict[str, Any] = {
+        "accuracy": metrics["accuracy"],
+        "balanced_accuracy": metrics["balanced_accuracy"],
+        "f1_macro": metrics["f1_macro"],
+        "n_holdout": metrics["n_holdout"],
+        "threshold": threshold,
+        "gate_passed": gate.passed,
+        "decision": verdict.outcome,
+        "per_class": metrics["per_class"],
+        "confusion_matrix": _confusion_table(metrics),
+        "live_version": verdict.live_version or "none",
+        "champion": verdict.champion_note,
+    }
+    if metrics["roc_auc"] is not None:
+        metadata["roc_auc"] = metrics["roc_auc"]
+    if verdict.champion:
+        metadata["champion_version"] = verdict.champion["version"]
+        metadata["champion_accuracy"] = verdict.champion["metrics"]["accuracy"]
+    if metrics["unseen_labels"]:
+        metadata["unseen_labels"] = [str(v) for v in metrics["unseen_labels"]]
+    return metadata
+
+
+def _confusion_table(metrics: dict[str, Any]) -> dg.TableMetadataValue:
+    labels = [str(label) for label in metrics["labels"]]
+    columns = ["true", *(f"pred {x}" for x in labels)]
+    return dg.MetadataValue.table(
+        records=[
+            dg.TableRecord(dict(zip(columns, [label, *counts], strict=True)))
+            for label, counts in zip(labels, metrics["confusion_matrix"], strict=True)
+        ],
+        schema=dg.TableSchema(
+            columns=[dg.TableColumn(c, "string" if c == "true" else "int") for c in columns]
+        ),
+    )
+
+
+def check_evaluation(day: str, verdict: Verdict) -> dg.AssetCheckEvaluation:
+    """The gate's verdict for one day, recorded on that day's partition of the check.
+
+    ERROR severity with blocking semantics per day: the pipeline deploys a day only after its
+    own check passed, so one bad day never blocks, or passes, its neighbours in a batch.
+    """
+    gate = verdict.gate
+    metadata: dict[str, Any] = {
+        "rule": gate.rule,
+        "reason": gate.reason,
+        "accuracy": gate.accuracy,
+        "threshold": gate.threshold,
+        "max_regression": gate.max_regression,
+        "live_version": verdict.live_version or "none",
+        "champion": verdict.champion_note,
+    }
+    if gate.champion_accuracy is not None:
+        metadata["champion_version"] = gate.champion_version
+        metadata["champion_accuracy"] = gate.champion_accuracy
+    return dg.AssetCheckEvaluation(
+        asset_key=evaluation_metrics.key,
+        check_name=CHECK_NAME,
+        passed=gate.passed,
+        metadata=metadata,
+        description=gate.reason,
+        severity=dg.AssetCheckSeverity.ERROR,
+        partition=day,
+    )

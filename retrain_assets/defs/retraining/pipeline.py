@@ -1,0 +1,238 @@
+"""The retraining op: the four assets and the gate, computed day by day, oldest first.
+
+One op, so every launch path (schedule, sensor, UI Materialize or backfill, CLI, a range run, a
+batch of any size) runs the same loop: day D is ingested, trained, evaluated against the model
+live after day D-1, checked, and deployed before day D+1 starts. A day that fails or is skipped
+ends alone; the run then fails naming the failed days, so Dagster marks exactly their
+partitions failed. Each day's outcome is one of artifacts.OUTCOMES, recorded in storage, in the
+run's tags, in the assets' metadata and in the Telegram message.
+"""
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+
+from retrain_assets.artifacts import DayRecord
+from retrain_assets.data.validation import NoDataError
+from retrain_assets.defs.partitions import BACKFILL_POLICY, daily_partitions
+from retrain_assets.defs.resources import RetrainResource
+from retrain_assets.defs.retraining.deploy import deploy_day, deployed_model_version
+from retrain_assets.defs.retraining.evaluate import (
+    CHECK_NAME,
+    LiveTracker,
+    accuracy_above_threshold,
+    check_evaluation,
+    evaluate_day,
+    evaluation_metadata,
+    evaluation_metrics,
+)
+from retrain_assets.defs.retraining.ingest import ingest, raw_dataset
+from retrain_assets.defs.retraining.train import TrainingChoice, train, trained_model
+from retrain_assets.ml.fit import DEFAULT_ESTIMATOR
+from retrain_assets.ml.window import InsufficientDataError
+
+OP_NAME = "retraining"
+# One retraining run at a time across every job, the UI's implicit asset job included
+# (dagster.yaml: concurrency.pools.granularity run), so days are decided in queue order.
+POOL = "retrain"
+OUTCOME_TAG = "retrain_assets/outcome"
+OUTCOMES_TAG = "retrain_assets/outcomes"
+# The run's headline outcome is its most serious day's.
+SEVERITY = ("failed", "blocked", "skipped", "deployed", "superseded", "unchanged")
+MAX_ERROR_CHARS = 500
+
+
+class RetrainConfig(dg.Config):
+    """What one run may choose in the launchpad; unset gate values mean the RETRAIN_* setting."""
+
+    estimator: str = DEFAULT_ESTIMATOR
+    hyperparameters: dict[str, Any] = {}
+    accuracy_threshold: float | None = None
+    max_regression: float | None = None
+
+
+class DaysFailedError(dg.Failure):
+    """Some days of the run failed; every other day ended as it would have alone."""
+
+
+def first_line(error: BaseException | str, limit: int = MAX_ERROR_CHARS) -> str:
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def outcome_tags(records: list[DayRecord]) -> dict[str, str]:
+    counts = Counter(r.outcome for r in records)
+    if not counts:
+        return {}
+    headline = next(o for o in SEVERITY if counts[o])
+    summary = " ".join(f"{o}:{counts[o]}" for o in SEVERITY if counts[o])
+    return {OUTCOME_TAG: headline, OUTCOMES_TAG: summary}
+
+
+class DayRunner:
+    """The run's days, one after another, each ending as exactly one outcome."""
+
+    def __init__(
+        self, context: dg.AssetExecutionContext, config: RetrainConfig, retrain: RetrainResource
+    ) -> None:
+        self.context = context
+        self.retrain = retrain
+        self.run_id = context.run.run_id
+        self.days = sorted(context.partition_keys)
+        self.store, self.registry = retrain.store(), retrain.registry()
+        self.source = retrain.source()
+        self.tracker = LiveTracker(self.registry)
+        self.choice = TrainingChoice(
+            estimator=config.estimator,
+            hyperparameters=config.hyperparameters,
+            holdout_fraction=retrain.holdout_fraction,
+            min_train_rows=retrain.min_train_rows,
+        )
+        self.threshold = (
+            retrain.accuracy_threshold
+            if config.accuracy_threshold is None
+            else config.accuracy_threshold
+        )
+        self.max_regression = (
+            retrain.max_regression if config.max_regression is None else config.max_regression
+        )
+        self.records: list[DayRecord] = []
+        self.index = 0
+
+    def log(self, day: str, text: str) -> None:
+        total = len(self.days)
+        prefix = f"[{self.index}/{total}] {day}: " if total > 1 else f"{day}: "
+        self.context.log.info(prefix + text)
+
+    def end(
+        self, day: str, outcome: str, stage: str, reason: str, version: str | None = None
+    ) -> Iterator[dg.AssetObservation]:
+        record = self.store.write_outcome(
+            DayRecord(day, self.run_id, outcome, stage, reason, version)
+        )
+        self.records.append(record)
+        text = f"{outcome} at {stage}: {reason}"
+        if outcome == "failed":
+            self.context.log.error(f"{day}: {text}")
+        elif outcome in ("skipped", "blocked"):
+            self.context.log.warning(f"{day}: {text}")
+        else:
+            self.log(day, text)
+        if outcome in ("failed", "skipped", "blocked"):
+            # Not deployed: the day's outcome still shows on deployed_model_version's events.
+            yield dg.AssetObservation(
+                asset_key=deployed_model_version.key,
+                partition=day,
+                metadata={"outcome": outcome, "stage": stage, "reason": reason},
+            )
+
+    def run_day(self, day: str) -> Iterator[Any]:
+        stage = raw_dataset.key.to_user_string()
+        try:
+            frame, metadata = ingest(day, self.source, self.store, self.retrain.target_column)
+            yield dg.AssetMaterialization(raw_dataset.key, partition=day, metadata=metadata)
+            self.log(day, f"{len(frame)} rows from {metadata['source']}")
+
+            stage = trained_model.key.to_user_string()
+            frames = {day: frame}
+            del frame  # the window consumes it; a batch holds one window at a time
+            candidate, metadata = train(
+                day,
+                frames,
+                store=self.store,
+                source=self.source,
+                target=self.retrain.target_column,
+                choice=self.choice,
+                run_id=self.run_id,
+                log=lambda text: self.log(day, text),
+            )
+            yield dg.AssetMaterialization(trained_model.key, partition=day, metadata=metadata)
+            model = candidate.model
+            self.log(
+                day,
+                f"fitted {model.estimator} on {model.fit_rows} rows "
+                f"({len(model.window_days)} days) in {model.fit_seconds:.2f}s",
+            )
+
+            stage = evaluation_metrics.key.to_user_string()
+            verdict = evaluate_day(
+                day,
+                candidate,
+                registry=self.registry,
+                tracker=self.tracker,
+                store=self.store,
+                target=self.retrain.target_column,
+                threshold=self.threshold,
+                max_regression=self.max_regression,
+                run_id=self.run_id,
+            )
+            yield dg.AssetMaterialization(
+                evaluation_metrics.key,
+                partition=day,
+                metadata=evaluation_metadata(verdict, self.threshold),
+            )
+            yield check_evaluation(day, verdict)
+            if verdict.plan is None:
+                yield from self.end(day, "blocked", CHECK_NAME, verdict.gate.reason)
+                return
+
+            stage = deployed_model_version.key.to_user_string()
+            result, metadata = deploy_day(day, candidate, verdict, self.registry, self.run_id)
+            if result.event == "deployed":
+                self.tracker.deployed(result.version, candidate)
+            yield dg.AssetMaterialization(
+                deployed_model_version.key, partition=day, metadata=metadata
+            )
+            reason = f"{result.version} (live: {result.live or 'none'})"
+            yield from self.end(day, result.event, stage, reason, result.version)
+        except (NoDataError, InsufficientDataError) as exc:
+            yield from self.end(day, "skipped", stage, first_line(exc))
+        except Exception as exc:  # one bad day fails alone; the run names it at the end
+            self.context.log.exception(f"{day}: {stage} failed")
+            yield from self.end(day, "failed", stage, first_line(exc))
+
+    def finish(self) -> None:
+        tags = outcome_tags(self.records)
+        if tags:
+            self.context.instance.add_run_tags(self.run_id, tags)
+        failed = [r for r in self.records if r.outcome == "failed"]
+        if failed:
+            raise DaysFailedError(
+                description=f"{len(failed)} of {len(self.days)} day(s) failed: "
+                + "; ".join(f"{r.day} at {r.stage}: {r.reason}" for r in failed[:10])
+                + (" …" if len(failed) > 10 else ""),
+                metadata={
+                    "failed_days": [r.day for r in failed],
+                    "outcomes": tags.get(OUTCOMES_TAG, ""),
+                },
+            )
+
+
+@dg.multi_asset(
+    name=OP_NAME,
+    specs=[raw_dataset, trained_model, evaluation_metrics, deployed_model_version],
+    check_specs=[accuracy_above_threshold],
+    partitions_def=daily_partitions,
+    backfill_policy=BACKFILL_POLICY,
+    can_subset=False,
+    pool=POOL,
+    description="Ingest, train, evaluate, gate and deploy each day of the run, oldest first.",
+)
+def retraining(
+    context: dg.AssetExecutionContext, config: RetrainConfig, retrain: RetrainResource
+) -> Iterator[Any]:
+    runner = DayRunner(context, config, retrain)
+    for index, day in enumerate(runner.days, start=1):
+        runner.index = index
+        yield from runner.run_day(day)
+    # The check's step output: its per-day results were recorded above, one per partition.
+    yield dg.Output(
+        None,
+        output_name=context.assets_def.get_output_name_for_asset_check_key(
+            accuracy_above_threshold.key
+        ),
+    )
+    runner.finish()

@@ -1,0 +1,134 @@
+"""trained_model: a classifier fitted on the older rows of the day's rolling window."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from retrain_assets.artifacts import ArtifactStore
+from retrain_assets.data.sources import DataSource
+from retrain_assets.data.validation import DataValidationError, NoDataError
+from retrain_assets.defs.partitions import window_mapping, window_of
+from retrain_assets.defs.retraining.ingest import GROUP, raw_dataset
+from retrain_assets.fsutil import release_arrow_memory
+from retrain_assets.ml.fit import DEFAULT_ESTIMATOR, TrainedModel, describe, fit_window
+from retrain_assets.ml.model_file import code_version, model_to_bytes, sha256
+from retrain_assets.ml.window import assemble_window
+
+trained_model = dg.AssetSpec(
+    "trained_model",
+    group_name=GROUP,
+    kinds={"scikitlearn"},
+    skippable=True,
+    deps=[dg.AssetDep(raw_dataset, partition_mapping=window_mapping)],
+    description="A classifier fitted on the rolling window of raw_dataset days "
+    "(RETRAIN_WINDOW_DAYS); the newest rows are held out and never used for fitting.",
+)
+
+
+@dataclass(frozen=True)
+class TrainingChoice:
+    estimator: str = DEFAULT_ESTIMATOR
+    hyperparameters: dict[str, Any] | None = None
+    holdout_fraction: float = 0.2
+    min_train_rows: int = 50
+
+
+@dataclass
+class Candidate:
+    """A day's trained model as the later steps need it."""
+
+    model: TrainedModel
+    model_bytes: bytes
+    info: dict[str, Any]
+    holdout: pd.DataFrame
+
+
+def _window_frames(
+    days: list[str],
+    frames: dict[str, pd.DataFrame],
+    store: ArtifactStore,
+    source: DataSource,
+    log: Callable[[str], None],
+) -> dict[str, str]:
+    """Fill `frames` with each window day: given, from storage, or from the source."""
+    origins: dict[str, str] = {}
+    from_source: list[str] = []
+    for day in days:
+        if day in frames:
+            origins[day] = f"raw_dataset {day}"
+            continue
+        stored = store.read_raw(day)
+        if stored is not None:
+            frames[day], origins[day] = stored, str(store.raw_path(day))
+            continue
+        try:
+            frames[day], origins[day] = source.load(day)
+            from_source.append(day)
+        except NoDataError:
+            if day == days[-1]:
+                raise
+        except DataValidationError as exc:
+            if day == days[-1]:
+                raise
+            log(f"{day} left out of the window: {exc}")
+    if from_source:
+        log(f"not ingested yet, read from the source: {', '.join(from_source)}")
+    return origins
+
+
+def train(
+    day: str,
+    frames: dict[str, pd.DataFrame],
+    *,
+    store: ArtifactStore,
+    source: DataSource,
+    target: str,
+    choice: TrainingChoice,
+    run_id: str,
+    log: Callable[[str], None],
+) -> tuple[Candidate, dict[str, Any]]:
+    """Fit the day's model on its window and store it; the metadata for trained_model[day].
+
+    `frames` holds the days already in memory (the day just ingested); the rest of the window
+    is read into it, and consumed while the window is assembled.
+    """
+    days = window_of(day)
+    origins = _window_frames(days, frames, store, source, log)
+    window = assemble_window(frames, origins, days, target, consume=True)
+    release_arrow_memory()  # the consumed days' Arrow-backed memory
+    model, holdout = fit_window(
+        window,
+        target=target,
+        holdout_fraction=choice.holdout_fraction,
+        min_train_rows=choice.min_train_rows,
+        estimator=choice.estimator,
+        params=choice.hyperparameters or {},
+    )
+    model_bytes = model_to_bytes(model.pipeline)
+    info = {
+        **describe(model),
+        "partition": day,
+        "days_missing": window.days_missing,
+        "sha256": sha256(model_bytes),
+        "code_version": code_version(),
+        "run_id": run_id,
+    }
+    store.write_model(day, model_bytes, info, holdout)
+    metadata = {
+        "rows": model.fit_rows + model.holdout_rows,
+        "fit_rows": model.fit_rows,
+        "holdout_rows": model.holdout_rows,
+        "features": len(model.features),
+        "feature_names": model.features,
+        "estimator": model.estimator,
+        "params": info["params"],
+        "fit_seconds": round(model.fit_seconds, 3),
+        "artifact_sha256": info["sha256"],
+        "data_fingerprint": model.data_fingerprint,
+        "window": f"{window.days_used[0]}..{day}",
+        "days_missing": window.days_missing,
+    }
+    return Candidate(model, model_bytes, info, holdout), metadata

@@ -1,0 +1,1 @@
+"""The machine learning: window, fit, model file, metrics, gate (no Dagster)."""

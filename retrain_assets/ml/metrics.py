@@ -1,0 +1,66 @@
+"""Classification metrics of a model on held-out rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+from sklearn.pipeline import Pipeline
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def evaluate(
+    pipeline: Pipeline, holdout: pd.DataFrame, features: Sequence[str], target: str
+) -> dict[str, Any]:
+    """Classification metrics on the holdout.
+
+    A label the model never saw in training counts as a miss (it cannot be predicted) and still
+    shows up in the per-class numbers and the confusion matrix.
+    """
+    x = holdout[list(features)].to_numpy()
+    y_true = holdout[target].to_numpy()
+    y_pred = pipeline.predict(x)
+    model_classes = [_plain(c) for c in pipeline.classes_]
+    labels = sorted({*model_classes, *(_plain(v) for v in pd.unique(y_true))}, key=str)
+    unseen = sorted({_plain(v) for v in pd.unique(y_true)} - set(model_classes), key=str)
+    precision, recall, _, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    metrics: dict[str, Any] = {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "f1_macro": float(
+            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+        ),
+        "n_holdout": len(holdout),
+        "labels": labels,
+        "per_class": {
+            str(label): {
+                "precision": float(p),
+                "recall": float(r),
+                "support": int(s),
+            }
+            for label, p, r, s in zip(labels, precision, recall, support, strict=True)
+        },
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "unseen_labels": unseen,
+        "roc_auc": None,
+    }
+    present = set(pd.unique(y_true).tolist())
+    if len(model_classes) == 2 and len(present) == 2 and not unseen:
+        scores = pipeline.predict_proba(x)[:, 1]
+        metrics["roc_auc"] = float(roc_auc_score(y_true == pipeline.classes_[1], scores))
+    return metrics

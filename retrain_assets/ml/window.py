@@ -1,0 +1,103 @@
+"""A training window: the days' rows in time order, and the holdout split off its newest end."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from retrain_assets.data.validation import TIMESTAMP_COLUMN, DataValidationError
+
+DAY_COLUMN = "__day"
+
+
+class TrainingError(ValueError):
+    """The window cannot produce a model; the message says which day or rule."""
+
+
+class InsufficientDataError(TrainingError):
+    """Not enough rows yet (the start of a history): the day is skipped, not failed."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """The rows of a training window in time order, plus what was there and what was not."""
+
+    frame: pd.DataFrame  # features + target + DAY_COLUMN (+ timestamp), oldest first
+    features: list[str]
+    days_used: list[str]
+    days_missing: list[str]
+
+
+
+
+def assemble_window(
+    frames: MutableMapping[str, pd.DataFrame],
+    sources: Mapping[str, str],
+    expected_days: list[str],
+    target: str,
+    *,
+    consume: bool = False,
+) -> Window:
+    """Concatenate the days of a window oldest first, on the newest day's feature set.
+
+    The features land in one float64 matrix that fitting slices without another copy (the
+    frame's feature block is a view of it). With `consume`, each day is dropped from
+    `frames` as soon as it is copied, so a window never needs twice its size in memory.
+    """
+    days = [d for d in expected_days if d in frames]
+    missing = [d for d in expected_days if d not in frames]
+    if not days:
+        raise InsufficientDataError(
+            f"no data in the training window {expected_days[0]}..{expected_days[-1]}"
+        )
+    newest = frames[days[-1]]
+    features = [c for c in newest.columns if c not in (target, TIMESTAMP_COLUMN)]
+    for day in days:  # every day is checked before any memory is committed to the window
+        absent = [c for c in features if c not in frames[day].columns]
+        if absent:
+            raise DataValidationError(
+                f"{sources[day]}: missing feature column(s) {', '.join(absent)} that "
+                f"{days[-1]} has; every day of a window needs the same features"
+            )
+    lengths = [len(frames[day]) for day in days]
+    # Column-major: each feature is contiguous, as pandas stores a block and trees scan it.
+    matrix = np.empty((sum(lengths), len(features)), dtype="float64", order="F")
+    targets = []
+    offset = 0
+    for day, length in zip(days, lengths, strict=True):
+        frame = frames.pop(day) if consume else frames[day]
+        for j, column in enumerate(features):
+            matrix[offset : offset + length, j] = frame[column].to_numpy(dtype="float64")
+        # A copy: a view would keep the day's whole float block alive (pandas stores a float
+        # target with the features). A one-column frame keeps concat's dtype rules for labels.
+        targets.append(frame[[target]].copy())
+        offset += length
+        del frame
+    window = pd.DataFrame(matrix, columns=features, copy=False)
+    window[target] = pd.concat(targets, ignore_index=True)[target]
+    del targets
+    # Ordered categories keep the day column tiny (a byte per row, not a string) and sortable.
+    window[DAY_COLUMN] = pd.Categorical.from_codes(
+        np.repeat(np.arange(len(days)), lengths),
+        dtype=pd.CategoricalDtype(days, ordered=True),
+    )
+    # Only an object column can mix label types (e.g. ints on one day, strings on another);
+    # a typed column skips the per-row type scan.
+    if window[target].dtype == object and window[target].map(type).nunique() > 1:
+        window[target] = window[target].astype(str)
+    return Window(window, features, days, missing)
+
+
+def split_holdout(window: Window, fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The newest `fraction` of rows is held out; fitting only ever sees the rows before it."""
+    n = len(window.frame)
+    n_holdout = max(1, math.ceil(n * fraction))
+    if n - n_holdout < 1:
+        raise TrainingError(f"only {n} row(s) in the window: nothing left to fit after holdout")
+    return window.frame.iloc[: n - n_holdout], window.frame.iloc[n - n_holdout :]
+
+

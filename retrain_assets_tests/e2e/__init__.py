@@ -1,0 +1,1 @@
+"""Tests of the whole service as real processes."""
