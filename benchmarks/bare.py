@@ -1,7 +1,7 @@
 """The bare computation: the same ML as the pipeline, as a plain pandas + scikit-learn script.
 
 Per target day: read the window's landing files, concatenate, hold out the newest 20 % of rows,
-fit the same estimator with the same parameters (retrain_assets.training.build_pipeline, so
+fit the same estimator with the same parameters (retrain_assets.ml.fit.build_pipeline, so
 DEFAULT_PARAMS and seeds are shared), predict and score the holdout with the same metrics, and
 dump the model with skops. Nothing else: no validation, hashing, metadata, model reload,
 champion comparison, registry or Dagster. It runs as its own process so interpreter start-up and
@@ -33,7 +33,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from retrain_assets.training import build_pipeline
+from retrain_assets.ml.fit import build_pipeline
 
 HOLDOUT_FRACTION = 0.2  # RETRAIN_HOLDOUT_FRACTION's default, as the pipeline runs it
 

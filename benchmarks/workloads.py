@@ -21,9 +21,9 @@ from typing import Any
 
 from benchmarks.data import TARGET, day_frame, days_from, frame_mb, land, write_days
 from benchmarks.measure import Measured, TreeSampler, load_average, run_measured
-from retrain_assets.sources import LandingDirSource
-from retrain_assets.storage import ArtifactStore
-from retrain_assets.training import DEFAULT_ESTIMATOR, DEFAULT_PARAMS
+from retrain_assets.artifacts import ArtifactStore
+from retrain_assets.data.landing import LandingDirSource
+from retrain_assets.ml.fit import DEFAULT_ESTIMATOR, DEFAULT_PARAMS
 from retrain_assets_tests import proc_helpers as ph
 
 REPO = Path(__file__).resolve().parents[1]
@@ -197,7 +197,7 @@ def one_day(name: str, size: OneDaySize, root: Path, repeats: int = 1) -> dict[s
         if size.estimator != DEFAULT_ESTIMATOR or size.params:
             config = rep / "run_config.yaml"  # JSON is YAML
             trained = {"estimator": size.estimator, "hyperparameters": size.params}
-            config.write_text(json.dumps({"ops": {"trained_model": {"config": trained}}}))
+            config.write_text(json.dumps({"ops": {"retraining": {"config": trained}}}))
             command += ["-c", str(config)]
         log = rep / "logs" / "pipeline.log"
         pipeline = run_measured(command, env, log, REPO)

@@ -10,8 +10,12 @@ from benchmarks import bare
 from benchmarks.data import TARGET, days_from, write_days
 from benchmarks.measure import run_measured
 from benchmarks.run import goal_report
-from retrain_assets import evaluation, training
-from retrain_assets.sources import LandingDirSource
+from retrain_assets.data.landing import LandingDirSource
+from retrain_assets.defs.partitions import window_of
+from retrain_assets.ml.fit import fit_window
+from retrain_assets.ml.metrics import evaluate
+from retrain_assets.ml.window import assemble_window
+from retrain_assets_tests.conftest import TEST_WINDOW_DAYS
 
 FIRST = "2026-01-01"
 REPO = Path(__file__).resolve().parents[1]  # the launcher runs as `python -m benchmarks.measure`
@@ -31,7 +35,7 @@ def test_bare_computes_what_the_pipeline_computes(
         tmp_path / "landing",
         tmp_path / "models",
         days[-1],
-        window=3,
+        window=TEST_WINDOW_DAYS,
         start_date=FIRST,
         estimator=estimator,
         params=params,
@@ -39,10 +43,10 @@ def test_bare_computes_what_the_pipeline_computes(
 
     # The pipeline's path: validated days, the window, the holdout split, fit and scoring.
     source = LandingDirSource(tmp_path / "landing", TARGET, min_rows=10)
-    window_days = training.window_for(days[-1], 3, FIRST)
+    window_days = window_of(days[-1])
     frames = {day: source.load(day)[0] for day in window_days}
-    window = training.assemble_window(frames, {}, window_days, TARGET, consume=True)
-    model, holdout = training.fit_window(
+    window = assemble_window(frames, {}, window_days, TARGET, consume=True)
+    model, holdout = fit_window(
         window,
         target=TARGET,
         holdout_fraction=bare.HOLDOUT_FRACTION,
@@ -50,9 +54,9 @@ def test_bare_computes_what_the_pipeline_computes(
         estimator=estimator,
         params=params,
     )
-    metrics = evaluation.evaluate(model.pipeline, holdout, model.features, TARGET)
+    metrics = evaluate(model.pipeline, holdout, model.features, TARGET)
 
-    assert result["rows"] == model.fit_rows + model.holdout_rows == 900
+    assert result["rows"] == model.fit_rows + model.holdout_rows == 1500
     assert result["features"] == len(model.features) == 6
     for name in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc"):
         assert result[name] == metrics[name], name
@@ -61,8 +65,8 @@ def test_bare_computes_what_the_pipeline_computes(
 
 
 def test_bare_window_clips_at_the_start_date_like_the_pipeline() -> None:
-    for day, window in [("2026-01-03", 14), ("2026-02-10", 14), ("2026-02-10", 1)]:
-        assert bare.window_days(day, window, FIRST) == training.window_for(day, window, FIRST)
+    for day in ("2026-01-03", "2026-02-10"):
+        assert bare.window_days(day, TEST_WINDOW_DAYS, FIRST) == window_of(day)
 
 
 def test_measured_peak_rss_is_the_child_s_own(tmp_path: Path) -> None:

@@ -11,16 +11,17 @@ import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
 
-from retrain_assets.automation import (
-    CATCHUP_DAYS,
-    DAILY_RUN_TAGS,
-    LANE_TAG,
+from retrain_assets.definitions import defs
+from retrain_assets.defs.automation.jobs import DAILY_RUN_TAGS, LANE_TAG, retrain_job
+from retrain_assets.defs.automation.schedules import CATCHUP_DAYS, retrain_schedule
+from retrain_assets.defs.automation.sensors import (
+    RANGE_END,
+    RANGE_START,
     SETTLE_SECONDS,
     evaluate_landing_dir,
-    retrain_job,
-    retrain_schedule,
+    group_days,
 )
-from retrain_assets.definitions import defs
+from retrain_assets.defs.partitions import MAX_DAYS_PER_RUN, days_between
 
 UTC = dt.UTC
 REPOSITORY = defs.get_repository_def()
@@ -118,16 +119,37 @@ def _tick(directory: Path, cursor: str | None) -> tuple[list[dg.RunRequest], str
     return list(result.run_requests or []), result.cursor
 
 
-def test_sensor_requests_one_run_per_new_file_in_date_order(tmp_path: Path) -> None:
+def test_sensor_requests_a_history_upload_as_one_range_run(tmp_path: Path) -> None:
     for day in ("2026-03-03", "2026-03-01", "2026-03-02"):
         _write(tmp_path / f"{day}.csv", "f0,target\n1,0\n")
     requests, cursor = _tick(tmp_path, None)
-    assert [r.partition_key for r in requests] == ["2026-03-01", "2026-03-02", "2026-03-03"]
-    assert len({r.run_key for r in requests}) == 3
-    assert all(r.tags == DAILY_RUN_TAGS for r in requests)
-
+    assert len(requests) == 1
+    assert requests[0].partition_key is None
+    assert (requests[0].tags[RANGE_START], requests[0].tags[RANGE_END]) == (
+        "2026-03-01",
+        "2026-03-03",
+    )
     again, cursor_after = _tick(tmp_path, cursor)  # nothing changed: no run
     assert again == [] and json.loads(cursor_after) == json.loads(cursor)
+
+    # A single new file later gets its own one-day run.
+    _write(tmp_path / "2026-03-04.csv", "f0,target\n1,0\n")
+    (single,), _ = _tick(tmp_path, cursor)
+    assert single.partition_key == "2026-03-04" and single.tags == DAILY_RUN_TAGS
+
+
+def test_ranges_cap_at_the_batch_limit_and_never_span_processed_days() -> None:
+    days = days_between("2026-01-01", "2026-09-30")
+    groups = group_days(days, seen=set())
+    assert [len(g) for g in groups] == [MAX_DAYS_PER_RUN, MAX_DAYS_PER_RUN, len(days) - 200]
+    assert [d for g in groups for d in g] == days  # every day once, in date order
+    # Gaps without a file stay inside a range (they are recorded as skipped there) ...
+    assert group_days(["2026-03-01", "2026-03-04"], seen=set()) == [["2026-03-01", "2026-03-04"]]
+    # ... but an already processed day splits it: it is not run again for nothing.
+    assert group_days(["2026-03-01", "2026-03-04"], seen={"2026-03-02"}) == [
+        ["2026-03-01"],
+        ["2026-03-04"],
+    ]
 
 
 def test_sensor_reruns_a_changed_file_once(tmp_path: Path) -> None:

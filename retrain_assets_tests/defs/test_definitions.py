@@ -39,12 +39,14 @@ def test_job_schedule_and_sensor_names_and_default_statuses() -> None:
     job = defs.resolve_job_def("retrain_job")
     assert {k.path[-1] for k in job.asset_layer.selected_asset_keys} == set(ASSETS)
     assert job.executor_def.name == "in_process"
-    # Every step notifies, in retrain_job and in the implicit job of asset-graph launches alike.
+    # One op computes the four assets and the check, day by day, in retrain_job and in the
+    # implicit job of asset-graph launches alike: same executor, same hooks, same pool.
     for any_job in (job, defs.resolve_implicit_global_asset_job_def()):
-        for node in any_job.graph.nodes:
-            hooks = any_job.get_all_hooks_for_handle(NodeHandle(node.name, None))
-            assert {h.name for h in hooks} == {"telegram_on_success", "telegram_on_failure"}
-        assert len(any_job.graph.nodes) == 5  # the four assets and the check
+        assert [node.name for node in any_job.graph.nodes] == ["retraining"]
+        hooks = any_job.get_all_hooks_for_handle(NodeHandle("retraining", None))
+        assert {h.name for h in hooks} == {"telegram_on_success", "telegram_on_failure"}
+        assert any_job.executor_def.name == "in_process"
+        assert any_job.graph.nodes[0].definition.pools == {"retrain"}
     schedule = defs.resolve_schedule_def("retrain_schedule")
     assert schedule.job_name == "retrain_job"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
@@ -52,3 +54,33 @@ def test_job_schedule_and_sensor_names_and_default_statuses() -> None:
     assert sensor.job_name == "retrain_job"
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert sensor.minimum_interval_seconds == 30
+
+
+def test_definitions_snapshot() -> None:
+    """Names, keys, partitions and wiring in one assertion: any drift shows here."""
+    graph = defs.resolve_asset_graph()
+    snapshot = {
+        "assets": sorted(k.to_user_string() for k in graph.get_all_asset_keys()),
+        "checks": sorted(k.to_user_string() for k in graph.asset_check_keys),
+        "jobs": sorted(j.name for j in defs.resolve_all_job_defs()),
+        "schedules": [(s.name, s.cron_schedule) for s in defs.schedules],
+        "sensors": [s.name for s in defs.sensors],
+        "resources": sorted(defs.resources),
+        "backfill": graph.get(dg.AssetKey("raw_dataset")).backfill_policy.max_partitions_per_run,
+        "window": graph.get_partition_mapping(
+            dg.AssetKey("trained_model"), dg.AssetKey("raw_dataset")
+        ).start_offset,
+    }
+    assert snapshot == {
+        "assets": ASSETS_SORTED,
+        "checks": ["evaluation_metrics:accuracy_above_threshold"],
+        "jobs": ["__ASSET_JOB", "retrain_job"],
+        "schedules": [("retrain_schedule", "0 1 * * *")],
+        "sensors": ["new_data_sensor"],
+        "resources": ["retrain", "telegram"],
+        "backfill": 100,
+        "window": -4,  # RETRAIN_WINDOW_DAYS=5 under the tests
+    }
+
+
+ASSETS_SORTED = sorted(ASSETS)

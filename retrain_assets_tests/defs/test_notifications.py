@@ -8,17 +8,17 @@ import pytest
 from dagster._serdes import serialize_value
 from pytest_httpserver import HTTPServer
 
-from retrain_assets.notifications import (
+from retrain_assets.artifacts import DayRecord
+from retrain_assets.data.demo import demo_day
+from retrain_assets.defs.notifications.messages import (
     batch_message,
     blocked_message,
     deployed_message,
     failed_message,
 )
-from retrain_assets.resources import TelegramResource
-from retrain_assets.sources import demo_day
+from retrain_assets.defs.resources import TelegramResource
 from retrain_assets.telegram import MAX_MESSAGE_CHARS
-
-from .conftest import RANGE_END, RANGE_START, Service
+from retrain_assets_tests.conftest import Service
 
 TOKEN = "123456:SECRET-TOKEN-abc"
 CHAT = "-100777"
@@ -62,7 +62,7 @@ def test_deployed_message_explains_the_decision(service: Service, ok_server: HTT
     assert payloads[0]["text"] == (
         "✅ <b>classifier</b> deployed <b>none → 0.1.0</b>\n"
         f"Day 2026-03-01, trained on {rows1} rows\n"
-        f"Accuracy {gate1['accuracy']:.4f} (threshold 0.8000; no fair live model to compare)\n"
+        f"Accuracy {gate1['accuracy']:.3f} (threshold 0.800; no fair live model to compare)\n"
         f'<a href="{UI}/runs/{first.run_id}">Open the run in Dagster</a>'
     )
     gate2 = service.store.read_evaluation("2026-03-02")["gate"]
@@ -70,8 +70,8 @@ def test_deployed_message_explains_the_decision(service: Service, ok_server: HTT
     assert payloads[1]["text"] == (
         "✅ <b>classifier</b> deployed <b>0.1.0 → 0.1.1</b>\n"
         f"Day 2026-03-02, trained on {rows2} rows\n"
-        f"Accuracy {gate2['accuracy']:.4f} (threshold 0.8000; "
-        f"live 0.1.0: {gate2['champion_accuracy']:.4f})\n"
+        f"Accuracy {gate2['accuracy']:.3f} (threshold 0.800; "
+        f"live 0.1.0: {gate2['champion_accuracy']:.3f})\n"
         f'<a href="{UI}/runs/{second.run_id}">Open the run in Dagster</a>'
     )
 
@@ -81,12 +81,18 @@ def test_blocked_message_reads_as_blocked_not_as_a_crash(
 ) -> None:
     assert service.run("2026-03-01").success  # no Telegram yet: nothing sent
     service.with_telegram(telegram_for(ok_server))
-    config = {"ops": {"evaluation_metrics": {"config": {"accuracy_threshold": 0.999}}}}
+    config = {
+        "ops": {
+            "retraining": {
+                "config": {"accuracy_threshold": 0.999, "hyperparameters": {"n_estimators": 10}}
+            }
+        }
+    }
     result = service.run("2026-03-02", run_config=config)
-    assert not result.success
+    assert result.success  # a verdict, not a crash
 
     payloads = sent(ok_server)
-    assert len(payloads) == 1  # the gate step only; the skipped deploy sends nothing
+    assert len(payloads) == 1
     accuracy = service.store.read_evaluation("2026-03-02")["gate"]["accuracy"]
     assert payloads[0]["text"] == (
         "⛔ <b>classifier</b> not deployed for 2026-03-02: blocked by the gate\n"
@@ -112,6 +118,7 @@ def test_failed_message_names_the_asset_and_escapes_hostile_values(
     (payload,) = sent(ok_server)
     text = payload["text"]
     assert text.startswith("❌ <b>classifier</b> retrain failed at <b>raw_dataset</b>\n<code>")
+    assert "2026-04-01.csv" in text
     assert "column '&lt;b&gt;&amp;' is not numeric: value 'oops' at row 1" in text
     assert "<b>&" not in text.split("\n", 1)[1]  # only the escaped form reaches Telegram
     assert text.endswith(f'<a href="{UI}/runs/{result.run_id}">Open the run in Dagster</a>')
@@ -127,8 +134,8 @@ def test_backfill_of_old_days_sends_no_message_per_day(
     assert service.run(days=("2026-03-02", "2026-03-04")).success
     (payload,) = sent(ok_server)  # one summary for the batch
     assert payload["text"].startswith(
-        "📦 <b>classifier</b> backfill of 2026-03-02..2026-03-04 (3 days)\n"
-        "Deployed 0, recorded as superseded 3, blocked by the gate 0\n"
+        "📦 <b>classifier</b> days 2026-03-02..2026-03-04 (3 days)\n"
+        "Superseded 3\n"
         f"Live version: {service.registry.current()['version']}"
     )
 
@@ -139,17 +146,15 @@ def test_asset_graph_backfill_run_notifies_like_retrain_job(
     # "Materialize" on the asset graph and UI asset backfills run Dagster's implicit asset job,
     # not retrain_job: the hooks travel with the assets, so the team still hears about it.
     service.with_telegram(telegram_for(ok_server))
-    implicit = service.defs.resolve_implicit_global_asset_job_def()
-    result = implicit.execute_in_process(
-        instance=service.instance,
-        tags={RANGE_START: "2026-03-01", RANGE_END: "2026-03-03"},
-        raise_on_error=False,
-    )
+    result = service.run(days=("2026-03-01", "2026-03-03"), implicit=True)
     assert result.success and result.dagster_run.job_name != "retrain_job"
     (payload,) = sent(ok_server)  # one summary, no per-day or duplicate messages
+    outcomes = [service.outcome(d) for d in ("2026-03-01", "2026-03-02", "2026-03-03")]
+    counts = ", ".join(
+        f"{o} {outcomes.count(o)}" for o in ("deployed", "blocked") if outcomes.count(o)
+    )
     assert payload["text"].startswith(
-        "📦 <b>classifier</b> backfill of 2026-03-01..2026-03-03 (3 days)\n"
-        "Deployed 3, recorded as superseded 0, blocked by the gate 0\n"
+        f"📦 <b>classifier</b> days 2026-03-01..2026-03-03 (3 days)\n{counts.capitalize()}\n"
     )
 
 
@@ -242,9 +247,13 @@ def test_message_functions_escape_and_truncate() -> None:
     text = failed_message(model="m", asset="raw_dataset", error="first line\nsecond", link=None)
     assert "first line" in text and "second" not in text
 
-    days = [f"2026-01-{d:02d}" for d in range(1, 31)]
-    history = [{"event": "superseded"}] * 30
-    text = batch_message(model="m", days=days, history=history, blocked=days * 200,
-                         live_version="0.1.9", link=None)
+    days = [f"2026-0{1 + d // 28}-{1 + d % 28:02d}" for d in range(33)]
+    records = [
+        DayRecord(day, "r", outcome, "x", "why " * 500)
+        for day, outcome in zip(days, ["blocked", "failed", "deployed"] * 11, strict=True)
+    ]
+    text = batch_message(model="m", days=days, records=records, live_version="0.1.9", link=None)
     assert len(text) <= MAX_MESSAGE_CHARS
+    assert text.splitlines()[1] == "Deployed 11, blocked 11, failed 11"
+    assert text.count("(+1 more)") == 2  # ten days listed, the rest counted
 

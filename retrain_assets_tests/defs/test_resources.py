@@ -3,9 +3,10 @@
 import dagster as dg
 import pytest
 
-from retrain_assets.resources import RetrainResource, TelegramResource
+from retrain_assets.data.demo import DemoSource
+from retrain_assets.data.landing import LandingDirSource
+from retrain_assets.defs.resources import RetrainResource, TelegramResource
 from retrain_assets.settings import load_settings
-from retrain_assets.sources import DemoSource, LandingDirSource
 
 
 def test_retrain_resource_follows_settings(tmp_path) -> None:
@@ -17,7 +18,7 @@ def test_retrain_resource_follows_settings(tmp_path) -> None:
     assert isinstance(resource.source(), LandingDirSource)
     assert resource.registry().root == tmp_path / "model_registry" / "churn"
     assert resource.store().root == tmp_path / "retrain_storage"
-    assert resource.window_days == 7
+    assert resource.model_name == "churn"
     demo = RetrainResource.from_settings(load_settings({"DAGSTER_HOME": str(tmp_path)}))
     assert isinstance(demo.source(), DemoSource)
 

@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 
 from retrain_assets.artifacts import ArtifactStore
+from retrain_assets.defs.partitions import daily_partitions
 from retrain_assets.defs.retraining.ingest import GROUP
 from retrain_assets.defs.retraining.train import Candidate, trained_model
 from retrain_assets.ml.gate import LiveModel, Verdict, judge
@@ -27,6 +28,7 @@ accuracy_above_threshold = dg.AssetCheckSpec(
     CHECK_NAME,
     asset=evaluation_metrics.key,
     blocking=True,
+    partitions_def=daily_partitions,  # one result per day (NOTES.md: partitioned checks)
     description="Passes iff accuracy >= threshold and the candidate is not worse than a fair "
     "live model by more than RETRAIN_MAX_REGRESSION. A failure stops the day's deploy.",
 )
