@@ -18,6 +18,8 @@ install: $(STAMP)
 dev: install
 	mkdir -p $(DAGSTER_HOME)
 	cp dev/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	# The pool's limit, before the daemon's first pass could count it as unlimited.
+	$(VENV)/bin/dagster instance concurrency set retrain 1 >/dev/null
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000
 
 # Two workers, one test file each at a time: the e2e files mostly wait on Dagster processes

@@ -756,6 +756,7 @@ class ComposeTopology:
             "RETRAIN_SCHEDULE_CRON": "0 1 1 1 *",
             **overrides,
         }
+        self.settings = settings
         self.env = {
             service: local_env(self.compose, service, self.env_example, self.home, settings)
             for service in DAGSTER_SERVICES
@@ -785,6 +786,14 @@ class ComposeTopology:
             # depends_on: service_healthy -- the webserver and daemon start once code is served.
             wait_grpc(self.grpc_port, timeout=timeout, alive=self.procs.check_alive)
             self.start_service("webserver")
+            # depends_on: service_completed_successfully -- the pool limit before the daemon.
+            setup = local_env(self.compose, "instance_setup", self.env_example, self.home,
+                              self.settings)
+            subprocess.run(
+                localise(service_command(self.compose, "instance_setup", self.env_example),
+                         self.home, None),
+                env=setup, check=True, capture_output=True, timeout=timeout,
+            )
             self.start_service("daemon")
             wait_graphql(self.url, timeout=timeout, alive=self.procs.check_alive)
             wait_location_loaded(

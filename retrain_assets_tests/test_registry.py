@@ -22,9 +22,9 @@ import pytest
 
 from retrain_assets import fsutil as fsutil_module
 from retrain_assets import registry as registry_module
-from retrain_assets.registry import FIRST_VERSION, ModelRegistry, RegistryError, next_version
 from retrain_assets.ml.fit import build_pipeline
 from retrain_assets.ml.model_file import model_from_bytes, model_to_bytes
+from retrain_assets.registry import FIRST_VERSION, ModelRegistry, RegistryError, next_version
 
 FORK = multiprocessing.get_context("fork")
 FEATURES = ["a", "b"]
@@ -591,3 +591,38 @@ def test_concurrent_deploys_are_serialised(tmp_path: Path) -> None:
     assert {e["event"] for e in history[1:]} <= {"deployed", "superseded"}
     assert next(e for e in history if e["partition"] == "2026-03-08")["event"] == "deployed"
     assert temp_files(reg.root) == []
+
+
+def test_plan_predicts_what_deploy_then_does(tmp_path: Path) -> None:
+    reg = ModelRegistry(tmp_path, "m")
+    steps = [
+        (b"one", "2026-03-02", make_card()),
+        (b"two", "2026-03-01", make_card()),  # an older day: superseded
+        (b"three", "2026-03-03", make_card(features=["a", "c"])),  # new features: minor bump
+        (b"three", "2026-03-03", make_card(features=["a", "c"])),  # identical: unchanged
+    ]
+    for data, day, card in steps:
+        planned = reg.snapshot().plan(
+            sha256=sha(data), features=card["features"], estimator=card["estimator"], partition=day
+        )
+        done = reg.deploy(data, card, partition=day, run_id="r", expected=planned)
+        assert done == planned
+    assert [(e["event"], e["version"]) for e in read_history(reg)] == [
+        ("deployed", "0.1.0"),
+        ("superseded", "0.1.1"),
+        ("deployed", "0.2.0"),
+    ]
+
+
+def test_deploy_refuses_a_plan_the_registry_moved_away_from(tmp_path: Path) -> None:
+    reg = ModelRegistry(tmp_path, "m")
+    reg.deploy(b"one", make_card(), partition="2026-03-01", run_id="r1")
+    planned = reg.snapshot().plan(
+        sha256=sha(b"two"), features=FEATURES, estimator="random_forest", partition="2026-03-02"
+    )
+    # Another writer deploys in between: the plan was judged against a model no longer live.
+    reg.deploy(b"other", make_card(), partition="2026-03-03", run_id="r2")
+    before = snapshot(reg.root)
+    with pytest.raises(RegistryError, match="the registry changed after 2026-03-02 was evaluated"):
+        reg.deploy(b"two", make_card(), partition="2026-03-02", run_id="r3", expected=planned)
+    assert snapshot(reg.root) == before

@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from retrain_assets.data.demo import DEMO_EPOCH, DEMO_FEATURES, DemoSource, demo_day, demo_is_bad_day
+from retrain_assets.data.demo import (
+    DEMO_EPOCH,
+    DEMO_FEATURES,
+    DemoSource,
+    demo_day,
+    demo_is_bad_day,
+)
 from retrain_assets.data.landing import LandingDirSource, scan_landing_dir
 from retrain_assets.data.sources import make_source
 from retrain_assets.data.validation import DataValidationError, NoDataError

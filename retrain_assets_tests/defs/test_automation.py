@@ -2,8 +2,6 @@
 
 import datetime as dt
 import json
-import os
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -17,11 +15,10 @@ from retrain_assets.defs.automation.schedules import CATCHUP_DAYS, retrain_sched
 from retrain_assets.defs.automation.sensors import (
     RANGE_END,
     RANGE_START,
-    SETTLE_SECONDS,
     evaluate_landing_dir,
     group_days,
 )
-from retrain_assets.defs.partitions import MAX_DAYS_PER_RUN, days_between
+from retrain_assets.defs.partitions import MAX_DAYS_PER_RUN, daily_partitions, days_between
 
 UTC = dt.UTC
 REPOSITORY = defs.get_repository_def()
@@ -106,10 +103,8 @@ def test_schedule_and_job_defaults() -> None:
     assert retrain_job.tags == LANE_TAG
 
 
-def _write(path: Path, text: str, age_s: float = 60.0) -> None:
+def _write(path: Path, text: str) -> None:
     path.write_text(text)
-    stamp = time.time() - age_s
-    os.utime(path, (stamp, stamp))
 
 
 def _tick(directory: Path, cursor: str | None) -> tuple[list[dg.RunRequest], str]:
@@ -119,10 +114,17 @@ def _tick(directory: Path, cursor: str | None) -> tuple[list[dg.RunRequest], str
     return list(result.run_requests or []), result.cursor
 
 
+def _settled(directory: Path, cursor: str | None) -> tuple[list[dg.RunRequest], str]:
+    """Two ticks: a new file version is requested once a second tick finds it unchanged."""
+    first, cursor = _tick(directory, cursor)
+    assert first == []
+    return _tick(directory, cursor)
+
+
 def test_sensor_requests_a_history_upload_as_one_range_run(tmp_path: Path) -> None:
     for day in ("2026-03-03", "2026-03-01", "2026-03-02"):
         _write(tmp_path / f"{day}.csv", "f0,target\n1,0\n")
-    requests, cursor = _tick(tmp_path, None)
+    requests, cursor = _settled(tmp_path, None)
     assert len(requests) == 1
     assert requests[0].partition_key is None
     assert (requests[0].tags[RANGE_START], requests[0].tags[RANGE_END]) == (
@@ -134,8 +136,21 @@ def test_sensor_requests_a_history_upload_as_one_range_run(tmp_path: Path) -> No
 
     # A single new file later gets its own one-day run.
     _write(tmp_path / "2026-03-04.csv", "f0,target\n1,0\n")
-    (single,), _ = _tick(tmp_path, cursor)
+    (single,), _ = _settled(tmp_path, cursor)
     assert single.partition_key == "2026-03-04" and single.tags == DAILY_RUN_TAGS
+
+
+def test_files_still_arriving_hold_back_their_days_and_every_later_one(tmp_path: Path) -> None:
+    _write(tmp_path / "2026-03-01.csv", "f0,target\n1,0\n")
+    _write(tmp_path / "2026-03-03.csv", "f0,target\n1,0\n")
+    _, cursor = _tick(tmp_path, None)
+    # 03-02 arrives and 03-03 grows: only 03-01 (older than both) is ready.
+    _write(tmp_path / "2026-03-02.csv", "f0,target\n1,0\n")
+    _write(tmp_path / "2026-03-03.csv", "f0,target\n1,0\n2,1\n")
+    (request,), cursor = _tick(tmp_path, cursor)
+    assert request.partition_key == "2026-03-01"
+    (request,), _ = _tick(tmp_path, cursor)
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-03-02", "2026-03-03")
 
 
 def test_ranges_cap_at_the_batch_limit_and_never_span_processed_days() -> None:
@@ -154,10 +169,10 @@ def test_ranges_cap_at_the_batch_limit_and_never_span_processed_days() -> None:
 
 def test_sensor_reruns_a_changed_file_once(tmp_path: Path) -> None:
     path = tmp_path / "2026-03-01.csv"
-    _write(path, "f0,target\n1,0\n", age_s=120)
-    first, cursor = _tick(tmp_path, None)
-    _write(path, "f0,target\n1,0\n2,1\n", age_s=60)
-    second, cursor = _tick(tmp_path, cursor)
+    _write(path, "f0,target\n1,0\n")
+    first, cursor = _settled(tmp_path, None)
+    _write(path, "f0,target\n1,0\n2,1\n")
+    second, cursor = _settled(tmp_path, cursor)
     third, cursor = _tick(tmp_path, cursor)
     assert [r.partition_key for r in first] == ["2026-03-01"]
     assert [r.partition_key for r in second] == ["2026-03-01"]
@@ -165,35 +180,33 @@ def test_sensor_reruns_a_changed_file_once(tmp_path: Path) -> None:
     assert third == []
 
 
-def test_sensor_ignores_bad_names_early_days_and_files_still_being_written(
-    tmp_path: Path,
-) -> None:
+def test_sensor_ignores_bad_names_early_days_and_uploads_in_progress(tmp_path: Path) -> None:
     _write(tmp_path / "notes.csv", "x")
     _write(tmp_path / "2026-02-30.csv", "x")  # not a real date
     _write(tmp_path / "2025-12-31.csv", "f0,target\n1,0\n")  # before RETRAIN_START_DATE
     _write(tmp_path / ".2026-03-02.csv.part", "x")  # an upload in progress
-    _write(tmp_path / "2026-03-03.csv", "f0,target\n1,0\n", age_s=SETTLE_SECONDS / 4)
-    requests, cursor = _tick(tmp_path, None)
+    requests, cursor = _settled(tmp_path, None)
     assert requests == []
     ignored = json.loads(cursor)["ignored"]
     assert set(ignored) == {"notes.csv", "2026-02-30.csv", "2025-12-31.csv"}
     assert "before RETRAIN_START_DATE" in ignored["2025-12-31.csv"]
-    # Once the file has settled it is picked up.
-    _write(tmp_path / "2026-03-03.csv", "f0,target\n1,0\n", age_s=60)
-    requests, _ = _tick(tmp_path, cursor)
-    assert [r.partition_key for r in requests] == ["2026-03-03"]
+    # Once the upload is renamed into place, it is picked up.
+    (tmp_path / ".2026-03-02.csv.part").rename(tmp_path / "2026-03-02.csv")
+    requests, _ = _settled(tmp_path, cursor)
+    assert [r.partition_key for r in requests] == ["2026-03-02"]
 
 
 def test_sensor_skips_a_day_with_both_csv_and_parquet(tmp_path: Path) -> None:
     _write(tmp_path / "2026-03-01.csv", "f0,target\n1,0\n")
     _write(tmp_path / "2026-03-01.parquet", "not really parquet")
-    requests, cursor = _tick(tmp_path, None)
+    requests, cursor = _settled(tmp_path, None)
     assert requests == []
     assert "2026-03-01" in json.loads(cursor)["ignored"]
 
 
 def test_sensor_skips_future_days(tmp_path: Path) -> None:
-    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    last = daily_partitions.get_last_partition_key()
+    future = (dt.date.fromisoformat(last) + dt.timedelta(days=3)).isoformat()
     _write(tmp_path / f"{future}.csv", "f0,target\n1,0\n")
-    requests, _ = _tick(tmp_path, None)
+    requests, _ = _settled(tmp_path, None)
     assert requests == []

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from retrain_assets.assets import MAX_DAYS_PER_RUN
-from retrain_assets.automation import DAILY_RUN_TAGS
+from retrain_assets.defs.automation.jobs import DAILY_RUN_TAGS
+from retrain_assets.defs.partitions import MAX_DAYS_PER_RUN
 from retrain_assets_tests import proc_helpers as ph
 from retrain_assets_tests.proc_helpers import (
     interpolate,

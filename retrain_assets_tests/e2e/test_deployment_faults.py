@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from retrain_assets.automation import CATCHUP_DAYS, previous_day
+from retrain_assets.defs.automation.schedules import CATCHUP_DAYS, previous_day
 from retrain_assets.registry import ModelRegistry
 from retrain_assets_tests import proc_helpers as ph
 

@@ -1,4 +1,4 @@
-"""retrain_assets.evaluation: holdout metrics checked by hand, fair champions, the deploy gate."""
+"""ml.metrics and ml.gate: holdout metrics checked by hand, fair champions, the gate, judging."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from retrain_assets.ml.fit import build_pipeline
-from retrain_assets.ml.gate import champion_is_fair, decide_gate
+from retrain_assets.ml.gate import LiveModel, champion_is_fair, decide_gate, judge
 from retrain_assets.ml.metrics import evaluate
+from retrain_assets.registry import RegistrySnapshot, VersionEntry
 
 
 class FixedModel:
@@ -235,3 +236,42 @@ def test_gate_passing_slightly_below_champion_says_by_how_much() -> None:
         "accuracy 0.8900 >= threshold 0.8000; 0.0100 below live 0.1.3 (0.9000), "
         "within the allowed 0.0200"
     )
+
+
+def test_judge_plans_the_deploy_and_names_the_live_model_it_compared() -> None:
+    candidate = FixedModel([0, 1])
+    rows = holdout([0, 1, 1, 0], [0, 1, 1, 0], [0, 1])
+    info = {"features": ["p", "s"], "holdout_start_day": "2026-03-05", "sha256": "c" * 64,
+            "estimator": "random_forest"}
+    live = LiveModel("0.1.0", {"features": ["p", "s"], "fit_end_day": "2026-03-01"},
+                     FixedModel([0, 1]))
+    snap = RegistrySnapshot(
+        (VersionEntry("0.1.0", "a" * 64, ("p", "s"), "random_forest"),), "0.1.0", "2026-03-04"
+    )
+    verdict = judge("2026-03-06", candidate, info, rows, live=live, snapshot=snap,
+                    target="target", threshold=0.8, max_regression=0.02)
+    assert verdict.gate.passed and verdict.champion["version"] == "0.1.0"
+    assert verdict.live_version == "0.1.0"
+    assert (verdict.plan.event, verdict.plan.version) == ("deployed", "0.1.1")
+    assert verdict.outcome == "deployed"
+    blocked = judge("2026-03-06", candidate, info, rows, live=live, snapshot=snap,
+                    target="target", threshold=1.01, max_regression=0.02)
+    assert blocked.plan is None and blocked.outcome == "blocked"
+
+
+def test_judge_goes_on_when_labels_changed_type_and_the_live_model_cannot_score() -> None:
+    # Labels switched from 0/1 to strings: the live model is not compared, the day goes on.
+    candidate = FixedModel(["down", "up"])
+    rows = holdout(["up", "down", "up"], ["up", "down", "up"], ["down", "up"])
+    info = {"features": ["p", "s"], "holdout_start_day": "2026-03-05", "sha256": "c" * 64,
+            "estimator": "random_forest"}
+    live = LiveModel("0.1.0", {"features": ["p", "s"], "fit_end_day": "2026-03-01"},
+                     FixedModel([0, 1]))
+    snap = RegistrySnapshot(
+        (VersionEntry("0.1.0", "a" * 64, ("p", "s"), "random_forest"),), "0.1.0", "2026-03-04"
+    )
+    verdict = judge("2026-03-06", candidate, info, rows, live=live, snapshot=snap,
+                    target="target", threshold=0.8, max_regression=0.02)
+    assert verdict.champion is None
+    assert verdict.champion_note.startswith("live model 0.1.0 cannot score these rows")
+    assert verdict.gate.passed and verdict.outcome == "deployed"

@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -16,15 +15,11 @@ SETTINGS = settings()
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 
-# A file modified this recently may still be being written; it is picked up on a later tick.
-SETTLE_SECONDS = 2.0
 
 
 def _load_cursor(raw: str | None) -> dict[str, dict[str, str]]:
-    if not raw:
-        return {"seen": {}, "ignored": {}}
-    cursor = json.loads(raw)
-    return {"seen": cursor.get("seen", {}), "ignored": cursor.get("ignored", {})}
+    cursor = json.loads(raw) if raw else {}
+    return {key: cursor.get(key, {}) for key in ("seen", "pending", "ignored")}
 
 
 def group_days(new: list[str], seen: set[str], max_days: int = MAX_DAYS_PER_RUN) -> list[list[str]]:
@@ -78,11 +73,12 @@ def new_data_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg
 
 
 def evaluate_landing_dir(
-    context: dg.SensorEvaluationContext, directory: Path, start_date: str, now: float | None = None
+    context: dg.SensorEvaluationContext, directory: Path, start_date: str
 ) -> dg.SensorResult:
+    """One tick: request runs for new file versions that were already there, unchanged, at the
+    tick before (an upload still being written, or a history still arriving, waits)."""
     cursor = _load_cursor(context.cursor)
     scan = scan_landing_dir(directory, start_date)
-    now = time.time() if now is None else now
     last_day = daily_partitions.get_last_partition_key()
     for name, why in scan.ignored:
         if cursor["ignored"].get(name) != why:
@@ -100,13 +96,18 @@ def evaluate_landing_dir(
                 cursor["ignored"][day] = names
             continue
         landing = files[0]
-        if now - landing.mtime_ns / 1e9 < SETTLE_SECONDS:
-            continue
         if cursor["seen"].get(day) != landing.version:
             new[day] = landing
+    # A version is ready once a tick before this one saw it too. Ready days are requested only
+    # up to the oldest day still settling, so days run in date order even while files arrive.
+    settling = sorted(d for d, f in new.items() if cursor["pending"].get(d) != f.version)
+    ready = [d for d in sorted(new) if d not in settling and (not settling or d < settling[0])]
+    if settling:
+        context.log.info(f"waiting one more tick for {len(settling)} new or changed file(s)")
+    cursor["pending"] = {d: new[d].version for d in new if d not in ready}
     seen = {day for day in cursor["seen"] if day not in new}
     requests = []
-    for group in group_days(list(new), seen):
+    for group in group_days(ready, seen):
         requests.append(_request([new[day] for day in group]))
         for day in group:
             cursor["seen"][day] = new[day].version
