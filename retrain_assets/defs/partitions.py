@@ -9,8 +9,9 @@ SETTINGS = settings()
 # end_offset=1: today's partition exists, so a file landing today can be trained on right away.
 daily_partitions = dg.DailyPartitionsDefinition(start_date=SETTINGS.start_date, end_offset=1)
 
-# trained_model[D] trains on raw_dataset[D-W+1..D]. The asset graph declares it, and the asset
-# reads its window from this same mapping (window_of), so the lineage and the code agree.
+# trained_model[D] trains on raw_dataset[D-W+1..D]: the one definition of the training window,
+# read through Dagster's own mapping API (window_of). The graph edge itself is day to day (see
+# retraining/train.py) so that a UI selection of N days runs exactly those N days.
 window_mapping = dg.TimeWindowPartitionMapping(
     start_offset=-(SETTINGS.window_days - 1), end_offset=0
 )

@@ -17,7 +17,7 @@ def test_four_assets_in_group_retraining_with_descriptions_and_kinds() -> None:
         assert node.kinds, name
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
         assert node.partitions_def.start.date().isoformat() == "2026-01-01"
-    # Lineage: each asset depends on the previous one; trained_model on a window of raw days.
+    # Lineage: each asset depends on the previous one, day to day.
     parents = {n: {k.path[-1] for k in graph.get(dg.AssetKey(n)).parent_keys} for n in ASSETS}
     assert parents == {
         "raw_dataset": set(),
@@ -67,7 +67,7 @@ def test_definitions_snapshot() -> None:
         "sensors": [s.name for s in defs.sensors],
         "resources": sorted(defs.resources),
         "backfill": graph.get(dg.AssetKey("raw_dataset")).backfill_policy.max_partitions_per_run,
-        "window": graph.get_partition_mapping(
+        "raw_to_model": graph.get_partition_mapping(
             dg.AssetKey("trained_model"), dg.AssetKey("raw_dataset")
         ).start_offset,
     }
@@ -79,7 +79,7 @@ def test_definitions_snapshot() -> None:
         "sensors": ["new_data_sensor"],
         "resources": ["retrain", "telegram"],
         "backfill": 100,
-        "window": -4,  # RETRAIN_WINDOW_DAYS=5 under the tests
+        "raw_to_model": 0,  # day to day: the window is read via window_of
     }
 
 

@@ -1,8 +1,8 @@
-"""The window trained_model reads comes from the partition mapping the asset graph declares."""
+"""The training window comes from one declared partition mapping; the graph edge is day to day."""
 
 import dagster as dg
 
-from retrain_assets.defs.partitions import daily_partitions, days_between, window_of
+from retrain_assets.defs.partitions import days_between, window_mapping, window_of
 from retrain_assets.defs.retraining.train import trained_model
 from retrain_assets_tests.conftest import TEST_WINDOW_DAYS
 
@@ -14,12 +14,9 @@ def test_window_lists_days_oldest_first_and_clips_at_the_start_date() -> None:
     assert window_of("2026-01-01") == ["2026-01-01"]
 
 
-def test_window_is_the_declared_dependency_of_trained_model() -> None:
+def test_window_is_the_declared_mapping_and_the_graph_edge_is_day_to_day() -> None:
+    assert window_mapping.start_offset == -(TEST_WINDOW_DAYS - 1)
+    assert window_mapping.end_offset == 0
     (dep,) = trained_model.deps
     assert dep.asset_key == dg.AssetKey("raw_dataset")
-    upstream = dep.partition_mapping.get_upstream_mapped_partitions_result_for_partitions(
-        daily_partitions.subset_with_partition_keys(["2026-03-05"]),
-        daily_partitions,
-        daily_partitions,
-    )
-    assert sorted(upstream.partitions_subset.get_partition_keys()) == window_of("2026-03-05")
+    assert dep.partition_mapping is None  # identity: a UI selection of N days runs N days

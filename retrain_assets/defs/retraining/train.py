@@ -10,7 +10,7 @@ import pandas as pd
 from retrain_assets.artifacts import ArtifactStore
 from retrain_assets.data.sources import DataSource
 from retrain_assets.data.validation import DataValidationError, NoDataError
-from retrain_assets.defs.partitions import window_mapping, window_of
+from retrain_assets.defs.partitions import window_of
 from retrain_assets.defs.retraining.ingest import GROUP, raw_dataset
 from retrain_assets.fsutil import release_arrow_memory
 from retrain_assets.ml.fit import DEFAULT_ESTIMATOR, TrainedModel, describe, fit_window
@@ -22,7 +22,11 @@ trained_model = dg.AssetSpec(
     group_name=GROUP,
     kinds={"scikitlearn"},
     skippable=True,
-    deps=[dg.AssetDep(raw_dataset, partition_mapping=window_mapping)],
+    # Day to day on the graph: raw_dataset[D] -> trained_model[D]. The window itself comes from
+    # partitions.window_mapping (window_of). Declared on this edge, it would make Dagster target
+    # the W-1 days after a selection too, and refuse UI backfills of this one, non-subsettable
+    # op ("Targeted subset must match between every key in a non-subsettable multi-asset").
+    deps=[raw_dataset],
     description="A classifier fitted on the rolling window of raw_dataset days "
     "(RETRAIN_WINDOW_DAYS); the newest rows are held out and never used for fitting.",
 )
