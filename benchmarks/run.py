@@ -30,7 +30,8 @@ from benchmarks.workloads import (
     one_day,
 )
 
-WORKLOADS = ("single_run", "backfill", "scale", "sensor_latency")
+WORKLOADS = ("single_run", "scale", "sensor_latency", "history_upload", "ui_backfill")
+DEV_WORKLOADS = ("sensor_latency", "history_upload", "ui_backfill")
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 # RF does not fit 800k x 20 rows on two cores in useful time; gradient boosting is the
@@ -41,24 +42,29 @@ SIZES: dict[str, dict[str, Any]] = {
     "full": {
         "single_run": OneDaySize(window=14, rows_per_day=7_143, features=10),
         "scale": OneDaySize(window=14, rows_per_day=71_429, features=20, estimator=SCALE_ESTIMATOR),
-        "backfill": BackfillSize(days=90, rows_per_day=2_000, features=10, window=14),
+        "history_upload": BackfillSize(days=90, rows_per_day=2_000, features=10, window=14),
+        "ui_backfill": BackfillSize(days=90, rows_per_day=2_000, features=10, window=14),
         "sensor_latency": SensorSize(landings=3, rows_per_day=2_000, features=10, interval_s=None),
         "repeats": 2,  # single_run and scale: bare and pipeline alternate, the fastest counts
     },
     "quick": {
-        # Under 3 minutes: dagster dev's start-up and the backfill daemon's 30 s cycle are
-        # fixed costs, so the data is small.
-        "single_run": OneDaySize(window=14, rows_per_day=700, features=10),
-        "scale": OneDaySize(window=14, rows_per_day=5_000, features=20, estimator=SCALE_ESTIMATOR),
-        "backfill": BackfillSize(days=12, rows_per_day=200, features=10, window=14),
-        "sensor_latency": SensorSize(landings=2, rows_per_day=200, features=10, interval_s=5),
+        # Fewer days, the same rows per day: the fixed costs (dagster dev's start-up, a run's
+        # start, the backfill daemon's 30 s cycle, the sensor's two ticks) are paid once per
+        # workload, so each workload needs enough days of full-size work for its verdict to
+        # be the full size's. Days, not rows, are cut; the sensor ticks every 5 s.
+        "single_run": OneDaySize(window=14, rows_per_day=3_000, features=10),
+        "scale": OneDaySize(window=14, rows_per_day=20_000, features=20, estimator=SCALE_ESTIMATOR),
+        "history_upload": BackfillSize(days=30, rows_per_day=2_000, features=10, window=14),
+        "ui_backfill": BackfillSize(days=30, rows_per_day=2_000, features=10, window=14),
+        "sensor_latency": SensorSize(landings=2, rows_per_day=2_000, features=10, interval_s=5),
         "repeats": 1,
     },
 }
 
 GOALS: dict[str, dict[str, float]] = {
     "single_run": {"ratio": 1.25},
-    "backfill": {"ratio": 1.5},
+    "history_upload": {"ratio": 1.3, "overhead_cpu_s_per_day": 0.3},
+    "ui_backfill": {"ratio": 1.3, "overhead_cpu_s_per_day": 0.3},
     "scale": {"ratio": 1.15, "rss_x_data": 3.0},
     "sensor_latency": {},
 }
@@ -70,6 +76,11 @@ def goal_report(name: str, result: dict[str, Any]) -> dict[str, Any]:
     if "ratio" in goals and result.get("ratio") is not None:
         report["ratio_goal"] = goals["ratio"]
         report["ratio_met"] = bool(result["ratio"] <= goals["ratio"])
+    if "overhead_cpu_s_per_day" in goals and "overhead_cpu_s_per_day" in result:
+        report["overhead_goal_cpu_s_per_day"] = goals["overhead_cpu_s_per_day"]
+        report["overhead_met"] = bool(
+            result["overhead_cpu_s_per_day"] <= goals["overhead_cpu_s_per_day"]
+        )
     if "rss_x_data" in goals:
         limit = goals["rss_x_data"] * result["window_data_mb"]
         above_imports = result["peak_rss_mb"] - result["import_baseline_rss_mb"]["pipeline"]
@@ -153,13 +164,14 @@ def notes(results: dict[str, dict[str, Any]]) -> list[str]:
             f"libraries alone ({goal['rss_above_imports_mb']} MB above that; "
             f"bare peak {r['bare_peak_rss_mb']} MB)"
         )
-    if "backfill" in results:
-        r = results["backfill"]
-        lines.append(
-            f"backfill: {r['runs']} runs ({r['worker_processes']} worker processes) for "
-            f"{r['days']} days; peak RSS = the largest worker; CPU pipeline {r['pipeline_cpu_s']}s "
-            f"vs bare {r['bare_cpu_s']}s"
-        )
+    for name in ("history_upload", "ui_backfill"):
+        if name in results:
+            r = results[name]
+            lines.append(
+                f"{name}: {r['runs']} runs for {r['days']} days; peak RSS = the largest worker; "
+                f"CPU pipeline {r['pipeline_cpu_s']}s vs bare {r['bare_cpu_s']}s = "
+                f"{r['overhead_cpu_s_per_day']} CPU s per day above bare"
+            )
     lines.append("bare = " + next(iter(results.values())).get("bare", ""))
     lines.append(
         "every measured process (pipeline and bare) runs with "
@@ -201,18 +213,17 @@ def main(argv: list[str] | None = None) -> int:
             if name in selected:
                 print(f"- {name} ... ({time.perf_counter() - started:.0f}s)", flush=True)
                 results[name] = one_day(name, sizes[name], root / name, sizes["repeats"])
-        if "sensor_latency" in selected or "backfill" in selected:
+        if set(DEV_WORKLOADS) & set(selected):
             print(
-                f"- sensor_latency / backfill under dagster dev ... "
-                f"({time.perf_counter() - started:.0f}s)",
+                f"- {', '.join(w for w in DEV_WORKLOADS if w in selected)} under dagster dev "
+                f"... ({time.perf_counter() - started:.0f}s)",
                 flush=True,
             )
             results.update(
                 dev_workloads(
                     root / "dev",
-                    sizes["sensor_latency"] if "sensor_latency" in selected else None,
-                    sizes["backfill"] if "backfill" in selected else None,
-                    args.module,
+                    *(sizes[w] if w in selected else None for w in DEV_WORKLOADS),
+                    module=args.module,
                 )
             )
     finally:
@@ -232,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     if args.size == "quick":
         print(
-            "quick size: the goals are stated for the full size; at this size fixed costs "
-            "(process start-up, the backfill daemon's 30 s cycle) dominate the ratios"
+            "quick size: fewer days at the full size's rows per day, so fixed costs weigh "
+            "about as much as at the full size; the goals are stated for the full size"
         )
     print(f"\n{args.size}: {meta['total_s']}s total; results in {args.out}")
     return 0

@@ -11,6 +11,7 @@ import functools
 import json
 import random
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -276,6 +277,7 @@ class DevService:
     location: str
     procs: ph.Processes
     sampler: TreeSampler
+    sensor_interval_s: int = 30
 
     def runs_tagged(self, key: str, value: str) -> list[dict[str, Any]]:
         data = ph.graphql(self.url, RUNS_BY_TAG, {"key": key, "value": value})["runsOrError"]
@@ -308,6 +310,11 @@ def dev_service(
 ) -> Iterator[DevService]:
     """`dagster dev` on a fresh SQLite DAGSTER_HOME with dev/dagster.yaml (run queue limits)."""
     env = retrain_env(root, root / "landing", window, start_date, **extra)
+    # As `make dev` does: the retrain pool's limit before the daemon's first pass.
+    subprocess.run(
+        [ph.bin_path("dagster"), "instance", "concurrency", "set", "retrain", "1"],
+        env=env, check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
     port = ph.free_port()
     command = [ph.bin_path("dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)]
     if module:  # an alternative code location, for before/after experiments
@@ -321,7 +328,8 @@ def dev_service(
             url = f"http://127.0.0.1:{port}"
             location = module or LOCATION
             ph.wait_location_loaded(url, location, timeout=180, alive=procs.check_alive)
-            yield DevService(url, root, location, procs, sampler)
+            interval = int(extra.get("RETRAIN_SENSOR_INTERVAL_SECONDS", 30))
+            yield DevService(url, root, location, procs, sampler, interval)
         finally:
             sampler.stop()
 
@@ -383,23 +391,19 @@ def sensor_latency(
     }
 
 
-def backfill(
+def ui_backfill(
     service: DevService, size: BackfillSize, days: list[str], first: str
 ) -> dict[str, Any]:
     """An asset backfill of the four assets over `days`, launched as the UI does
-    (launchPartitionBackfill with assetSelection + partitionNames); the daemon batches
-    partitions into runs by the assets' BackfillPolicy."""
-    service.stop_sensor()  # it would request one run per landed file
+    (launchPartitionBackfill with assetSelection + partitionNames, so Dagster's implicit asset
+    job); the daemon batches partitions into runs by the op's BackfillPolicy."""
+    service.stop_sensor()  # it would request runs for the landed files itself
     rows = write_days(service.root / "landing", days, first, size.rows_per_day, size.features)
     load_before = load_average()
     bare, bare_acc = run_bare(
         service.root / "landing", service.root, days, first, size.window, DEFAULT_ESTIMATOR, {}
     )
 
-    # Days downstream of the range (trained_model[D] reads raw_dataset[D-W+1..D]) join an asset
-    # backfill too; the range ends on the last partition so that there are none.
-    if days[-1] != dt.datetime.now(dt.UTC).date().isoformat():
-        raise RuntimeError("the UTC date changed during the benchmark; run it again")
     before = set(service.sampler.seen)
     launched = time.time()
     backfill_id = ph.launch_asset_backfill(service.url, ASSETS, days, "benchmark backfill")
@@ -440,6 +444,9 @@ def backfill(
         "bare_peak_rss_mb": round(bare.peak_rss_mb, 1),
         "pipeline_cpu_s": round(sum(w.cpu_s for w in workers), 1),
         "bare_cpu_s": round(bare.cpu_s, 1),
+        "overhead_cpu_s_per_day": round(
+            (sum(w.cpu_s for w in workers) - bare.cpu_s) / len(days), 3
+        ),
         "runs": len(runs),
         "worker_processes": len(workers),
         "run_batches": sorted(
@@ -472,36 +479,111 @@ def backfill(
     }
 
 
+def history_upload(
+    service: DevService, size: BackfillSize, days: list[str], first: str
+) -> dict[str, Any]:
+    """A history dropped into RETRAIN_DATA_DIR at once: new_data_sensor waits for the upload to
+    settle, requests range runs, the daemon runs them; pipeline_s = landing -> the newest day
+    live (every run finished)."""
+    before_runs = {r["runId"] for r in service.runs_tagged("retrain_assets/lane", "retrain")}
+    before = set(service.sampler.seen)
+    load_before = load_average()
+    landed = time.time()
+    rows = write_days(service.root / "landing", days, first, size.rows_per_day, size.features)
+    current = service.root / "registry" / "classifier" / "current.json"
+
+    def newest_live() -> list[dict[str, Any]] | None:
+        runs = [
+            r
+            for r in service.runs_tagged("retrain_assets/lane", "retrain")
+            if r["runId"] not in before_runs
+        ]
+        if not runs or any(r["status"] not in ph.TERMINAL_RUN_STATUSES for r in runs):
+            return None
+        live = json.loads(current.read_text()) if current.exists() else {}
+        return runs if live.get("partition") == days[-1] else None
+
+    runs = service.wait_until("the history's newest day live", newest_live, 4 * 3600)
+    ended = max(r["endTime"] for r in runs)
+    failed = [r for r in runs if r["status"] != "SUCCESS"]
+    if failed:
+        messages = {r["runId"]: ph.run_error_messages(service.url, r["runId"]) for r in failed}
+        raise RuntimeError(f"history upload runs failed: {json.dumps(messages)[:3000]}")
+    service.sampler.sample()
+    workers = [w for w in service.sampler.matching("", exclude=before) if "orphans" not in w.cmd]
+    bare, bare_acc = run_bare(
+        service.root / "landing", service.root / "bare_history", days, first, size.window,
+        DEFAULT_ESTIMATOR, {},
+    )  # fmt: skip
+    check_same_ml(pipeline_accuracies(service.root, days), bare_acc)
+    pipeline_s = ended - landed
+    pipeline_cpu = sum(w.cpu_s for w in workers)
+    return {
+        "pipeline_s": round(pipeline_s, 2),
+        "bare_s": round(bare.wall_s, 2),
+        "ratio": _ratio(pipeline_s, bare.wall_s),
+        "peak_rss_mb": round(max((w.peak_rss_mb for w in workers), default=0.0), 1),
+        "bare_peak_rss_mb": round(bare.peak_rss_mb, 1),
+        "pipeline_cpu_s": round(pipeline_cpu, 1),
+        "bare_cpu_s": round(bare.cpu_s, 1),
+        "overhead_cpu_s_per_day": round((pipeline_cpu - bare.cpu_s) / len(days), 3),
+        "runs": len(runs),
+        "run_ranges": sorted(
+            (r["tags"].get(RANGE_START, r["tags"].get("dagster/partition")),
+             r["tags"].get(RANGE_END, r["tags"].get("dagster/partition")))
+            for r in runs
+        ),  # fmt: skip
+        "rows": rows,
+        "rows_per_day": size.rows_per_day,
+        "days": len(days),
+        "window_days": size.window,
+        "features": size.features,
+        "estimator": DEFAULT_ESTIMATOR,
+        "same_accuracy_as_bare": True,
+        "sensor_interval_s": service.sensor_interval_s,
+        "pipeline": "dagster dev; every file landed at once -> new_data_sensor (two ticks to "
+        "settle) -> range runs -> daemon; pipeline_s = landing -> last run's end, newest day live",
+        "bare": BARE_INCLUDES + "; one process for all days",
+        "load_average": {"before": load_before, "after": load_average()},
+    }
+
+
 def dev_workloads(
     root: Path,
     sensor: SensorSize | None,
+    history: BackfillSize | None,
     fill: BackfillSize | None,
     module: str | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """sensor_latency first (an idle instance), then a backfill of the days after its days.
-
-    Both share one `dagster dev` (starting it takes tens of seconds on two cores). The backfill
-    ends today, the last partition; the sensor's days come just before it.
+    """sensor_latency first (an idle instance), then a history upload of the days after its
+    days, then a UI backfill of the days after those. All share one `dagster dev` (starting it
+    takes tens of seconds on two cores); the last days end today, the last partition.
     """
     root.mkdir(parents=True)
     today = dt.datetime.now(dt.UTC).date()
-    n_fill = fill.days if fill else 0
-    n_sensor = sensor.landings if sensor else 0
-    first = (today - dt.timedelta(days=n_fill + n_sensor - 1)).isoformat()
-    all_days = days_from(first, n_fill + n_sensor)
+    counts = [sensor.landings if sensor else 0, history.days if history else 0,
+              fill.days if fill else 0]  # fmt: skip
+    first = (today - dt.timedelta(days=sum(counts) - 1)).isoformat()
+    all_days = days_from(first, sum(counts))
+    sensor_days = all_days[: counts[0]]
+    history_days = all_days[counts[0] : counts[0] + counts[1]]
+    fill_days = all_days[counts[0] + counts[1] :]
     extra = {}
     if sensor is not None and sensor.interval_s is not None:
         extra["RETRAIN_SENSOR_INTERVAL_SECONDS"] = str(sensor.interval_s)
     out: dict[str, dict[str, Any]] = {}
-    window = fill.window if fill else 14
+    window = (fill or history).window if (fill or history) else 14
     started = time.perf_counter()
     with dev_service(root, window, first, module, **extra) as service:
         print(f"  dagster dev up in {time.perf_counter() - started:.0f}s", flush=True)
         if sensor:
-            out["sensor_latency"] = sensor_latency(service, sensor, all_days[:n_sensor], first)
+            out["sensor_latency"] = sensor_latency(service, sensor, sensor_days, first)
             print(f"  sensor_latency done at {time.perf_counter() - started:.0f}s", flush=True)
+        if history:
+            out["history_upload"] = history_upload(service, history, history_days, first)
+            print(f"  history_upload done at {time.perf_counter() - started:.0f}s", flush=True)
         if fill:
-            out["backfill"] = backfill(service, fill, all_days[n_sensor:], first)
-            print(f"  backfill done at {time.perf_counter() - started:.0f}s", flush=True)
+            out["ui_backfill"] = ui_backfill(service, fill, fill_days, first)
+            print(f"  ui_backfill done at {time.perf_counter() - started:.0f}s", flush=True)
     print(f"  dagster dev stopped at {time.perf_counter() - started:.0f}s", flush=True)
     return out

@@ -105,5 +105,7 @@ def test_goal_report_judges_ratio_and_memory_above_the_interpreter() -> None:
     assert report["rss_met"] is False  # 690 MB > 3 x 160 MB
     assert report["rss_above_imports_mb"] == 440.0
     assert report["rss_above_imports_met"] is True
-    assert goal_report("backfill", {"ratio": 1.6})["ratio_met"] is False
+    assert goal_report("ui_backfill", {"ratio": 1.31})["ratio_met"] is False
+    over = goal_report("history_upload", {"ratio": 1.2, "overhead_cpu_s_per_day": 0.31})
+    assert over["ratio_met"] is True and over["overhead_met"] is False
     assert goal_report("sensor_latency", {"ratio": None}) == {}

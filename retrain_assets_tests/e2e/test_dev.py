@@ -223,10 +223,8 @@ ASSETS = ["raw_dataset", "trained_model", "evaluation_metrics", "deployed_model_
 def test_ui_backfill_runs_its_days_as_one_batch_with_per_day_outcomes(dev: DevService) -> None:
     # Last in the module: it stops the sensor, which would otherwise request a run per file.
     ph.stop_sensor(dev.url, "new_data_sensor")
-    today = dt.datetime.now(dt.UTC).date()
-    # Ending on today's partition, the last one: no later day's window reaches into the range,
-    # so the backfill targets exactly these days.
-    days = [(today - dt.timedelta(days=k)).isoformat() for k in range(5, -1, -1)]
+    # Six days in the middle of the history: the backfill runs exactly the selected days.
+    days = [f"2026-04-{d:02d}" for d in range(10, 16)]
     for day in days:
         dev.land(day)
 
@@ -267,3 +265,4 @@ def test_ui_backfill_runs_its_days_as_one_batch_with_per_day_outcomes(dev: DevSe
             assert events == [] and outcome == "blocked"
     assert deployed, "every day of the demo stream was blocked"
     assert dev.current()["partition"] == deployed[-1]
+    assert not (dev.storage / "evaluation_metrics" / "2026-04-16.json").exists()
