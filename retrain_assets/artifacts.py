@@ -18,8 +18,8 @@ from retrain_assets.fsutil import dump_json, read_parquet, write_atomic, write_p
 
 # What a day ends as, whatever launched it (DESIGN.md: one outcome vocabulary).
 OUTCOMES = ("deployed", "superseded", "unchanged", "blocked", "failed", "skipped")
-# Outcomes that stop a day before it reaches the registry; later steps of the run leave it be.
-STOPPED = ("failed", "skipped")
+# Outcomes that are a decision about a candidate; re-running the same candidate repeats them.
+DECIDED = ("deployed", "superseded", "unchanged", "blocked")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,10 @@ class DayRecord:
     reason: str
     version: str | None = None
     at: str = ""
+    # What the decision was made on (the candidate's sha256 and the gate's numbers): the same
+    # key again means the same decision, so a re-run repeats it instead of deciding anew.
+    decision_key: str | None = None
+    repeated: bool = False  # True when this run repeated an earlier run's decision
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,9 +126,9 @@ class ArtifactStore:
             return None
         return DayRecord(**json.loads(path.read_text()))
 
-    def stopped_in_run(self, day: str, run_id: str) -> DayRecord | None:
-        """The record of a day that an earlier step of this run failed or skipped."""
+    def earlier_decision(self, day: str, decision_key: str) -> DayRecord | None:
+        """The day's recorded decision if it was made on exactly this candidate and gate."""
         record = self.read_outcome(day)
-        if record is None or record.run_id != run_id or record.outcome not in STOPPED:
-            return None
-        return record
+        if record and record.decision_key == decision_key and record.outcome in DECIDED:
+            return record
+        return None

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from retrain_assets.text import first_line
+
 TIMESTAMP_COLUMN = "timestamp"
 
 
@@ -32,15 +34,15 @@ def read_table(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise DataValidationError(f"{path}: the file is empty (no header, no rows)") from None
     except pd.errors.ParserError as exc:
-        first_line = str(exc).strip().splitlines()[0]
-        raise DataValidationError(f"{path}: malformed CSV: {first_line}") from None
+        raise DataValidationError(f"{path}: malformed CSV: {first_line(exc)}") from None
     except UnicodeDecodeError as exc:
         raise DataValidationError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except (OSError, ValueError) as exc:
         # pyarrow raises ArrowInvalid (a ValueError) for a corrupt Parquet file.
         kind = "Parquet" if path.suffix == ".parquet" else "CSV"
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataValidationError(f"{path}: not a readable {kind} file: {first_line}") from None
+        raise DataValidationError(
+            f"{path}: not a readable {kind} file: {first_line(exc)}"
+        ) from None
 
 
 def _first_row(mask: pd.Series) -> int:

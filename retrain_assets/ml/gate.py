@@ -15,6 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from retrain_assets.ml.metrics import evaluate
 from retrain_assets.registry import DeployResult, RegistrySnapshot
+from retrain_assets.text import first_line
 
 
 def champion_is_fair(
@@ -164,8 +165,8 @@ def judge(
         try:
             champion_metrics = evaluate(live.pipeline, holdout, features, target)
         except (ValueError, TypeError) as exc:  # e.g. labels changed type since it was trained
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            note = f"live model {live.version} cannot score these rows ({first}); not compared"
+            why = first_line(exc, limit=200)
+            note = f"live model {live.version} cannot score these rows ({why}); not compared"
         else:
             champion = {"version": live.version, "metrics": champion_metrics}
     gate = decide_gate(

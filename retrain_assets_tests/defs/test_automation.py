@@ -155,13 +155,14 @@ def test_files_still_arriving_hold_back_their_days_and_every_later_one(tmp_path:
 
 def test_ranges_cap_at_the_batch_limit_and_never_span_processed_days() -> None:
     days = days_between("2026-01-01", "2026-09-30")
-    groups = group_days(days, seen=set())
+    groups = group_days(days, barriers=set())
     assert [len(g) for g in groups] == [MAX_DAYS_PER_RUN, MAX_DAYS_PER_RUN, len(days) - 200]
     assert [d for g in groups for d in g] == days  # every day once, in date order
     # Gaps without a file stay inside a range (they are recorded as skipped there) ...
-    assert group_days(["2026-03-01", "2026-03-04"], seen=set()) == [["2026-03-01", "2026-03-04"]]
+    gap = ["2026-03-01", "2026-03-04"]
+    assert group_days(gap, barriers=set()) == [gap]
     # ... but an already processed day splits it: it is not run again for nothing.
-    assert group_days(["2026-03-01", "2026-03-04"], seen={"2026-03-02"}) == [
+    assert group_days(["2026-03-01", "2026-03-04"], barriers={"2026-03-02"}) == [
         ["2026-03-01"],
         ["2026-03-04"],
     ]
@@ -196,12 +197,18 @@ def test_sensor_ignores_bad_names_early_days_and_uploads_in_progress(tmp_path: P
     assert [r.partition_key for r in requests] == ["2026-03-02"]
 
 
-def test_sensor_skips_a_day_with_both_csv_and_parquet(tmp_path: Path) -> None:
+def test_sensor_skips_a_day_with_both_csv_and_parquet_and_ranges_go_around_it(
+    tmp_path: Path,
+) -> None:
     _write(tmp_path / "2026-03-01.csv", "f0,target\n1,0\n")
     _write(tmp_path / "2026-03-01.parquet", "not really parquet")
     requests, cursor = _settled(tmp_path, None)
     assert requests == []
     assert "2026-03-01" in json.loads(cursor)["ignored"]
+    for day in ("2026-02-28", "2026-03-02"):
+        _write(tmp_path / f"{day}.csv", "f0,target\n1,0\n")
+    requests, _ = _settled(tmp_path, cursor)
+    assert [r.partition_key for r in requests] == ["2026-02-28", "2026-03-02"]
 
 
 def test_sensor_skips_future_days(tmp_path: Path) -> None:

@@ -198,3 +198,42 @@ def test_a_failed_day_fails_alone_and_the_run_names_it(
     assert tags["retrain_assets/outcome"] == "failed"
     assert "failed:1" in tags["retrain_assets/outcomes"]
     assert "deployed:" in tags["retrain_assets/outcomes"]
+
+
+def test_launching_the_same_days_again_repeats_their_decisions(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    # A re-execution, a retry, or the schedule after the sensor: the same candidates under the
+    # same gate are not decided anew, so nothing in the registry moves or grows.
+    days = days_between("2026-01-27", "2026-02-03")
+    service = make(tmp_path, instance, "again")
+    service.run(days=(days[0], days[-1]))
+    first = decisions(service, days)
+    assert "blocked" in first["outcomes"].values()
+    again = service.run(days=(days[0], days[-1]))
+    assert again.success
+    service.run(days[2])
+    assert decisions(service, days) == first
+    record = service.store.read_outcome(days[-1])
+    assert record.repeated and record.reason.startswith("already decided in run ")
+    # A different gate is a different decision: a lower threshold decides the day anew.
+    lower = {"ops": {"retraining": {"config": {"accuracy_threshold": 0.5,
+                                               "hyperparameters": {"n_estimators": 10}}}}}
+    service.run(days[-1], run_config=lower)
+    assert not service.store.read_outcome(days[-1]).repeated
+
+
+def test_too_few_rows_is_a_skip_before_the_first_model_and_a_failure_after(
+    tmp_path: Path, instance: dg.DagsterInstance, landing: tuple[Path, list[str]]
+) -> None:
+    directory, _ = landing
+    service = make(tmp_path, instance, "rows", data_dir=str(directory), target_column="label",
+                   min_train_rows=100)
+    service.run("2026-03-01")  # 30 rows, nothing live yet: not enough data yet
+    assert service.outcome("2026-03-01") == "skipped"
+    service.run("2026-03-02")
+    assert service.registry.current() is not None
+    service = make(tmp_path, instance, "rows", data_dir=str(directory), target_column="label",
+                   min_train_rows=10_000)
+    result = service.run("2026-03-03")  # a live model exists: the same shortfall is an outage
+    assert not result.success and service.outcome("2026-03-03") == "failed"

@@ -62,7 +62,7 @@ def test_deployed_message_explains_the_decision(service: Service, ok_server: HTT
     assert payloads[0]["text"] == (
         "✅ <b>classifier</b> deployed <b>none → 0.1.0</b>\n"
         f"Day 2026-03-01, trained on {rows1} rows\n"
-        f"Accuracy {gate1['accuracy']:.3f} (threshold 0.800; no fair live model to compare)\n"
+        f"Accuracy {gate1['accuracy']:.4f} (threshold 0.8000; no fair live model to compare)\n"
         f'<a href="{UI}/runs/{first.run_id}">Open the run in Dagster</a>'
     )
     gate2 = service.store.read_evaluation("2026-03-02")["gate"]
@@ -70,8 +70,8 @@ def test_deployed_message_explains_the_decision(service: Service, ok_server: HTT
     assert payloads[1]["text"] == (
         "✅ <b>classifier</b> deployed <b>0.1.0 → 0.1.1</b>\n"
         f"Day 2026-03-02, trained on {rows2} rows\n"
-        f"Accuracy {gate2['accuracy']:.3f} (threshold 0.800; "
-        f"live 0.1.0: {gate2['champion_accuracy']:.3f})\n"
+        f"Accuracy {gate2['accuracy']:.4f} (threshold 0.8000; "
+        f"live 0.1.0: {gate2['champion_accuracy']:.4f})\n"
         f'<a href="{UI}/runs/{second.run_id}">Open the run in Dagster</a>'
     )
 

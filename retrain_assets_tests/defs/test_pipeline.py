@@ -178,7 +178,9 @@ def test_backfill_of_older_days_never_moves_live_model_backwards(service: Servic
 
 def test_redeploying_an_identical_artifact_creates_no_new_version(service: Service) -> None:
     assert service.run("2026-03-01").success
-    result = service.run("2026-03-01")  # same data, same seed: the same model file
+    # Same data, same seed: the same model file. (A plain re-run repeats the recorded decision
+    # without reaching the registry; another gate setting makes the day be decided anew.)
+    result = service.run("2026-03-01", run_config=config(max_regression=0.05))
     assert result.success
     assert service.registry.versions() == ["0.1.0"]
     deployed = materializations(result, "deployed_model_version")["2026-03-01"]

@@ -22,11 +22,14 @@ def _load_cursor(raw: str | None) -> dict[str, dict[str, str]]:
     return {key: cursor.get(key, {}) for key in ("seen", "pending", "ignored")}
 
 
-def group_days(new: list[str], seen: set[str], max_days: int = MAX_DAYS_PER_RUN) -> list[list[str]]:
+def group_days(
+    new: list[str], barriers: set[str], max_days: int = MAX_DAYS_PER_RUN
+) -> list[list[str]]:
     """Consecutive new days as ranges, oldest first, for one run each.
 
-    A range never spans an already processed day (it would run again for nothing) and covers at
-    most `max_days` calendar days. Days without a file inside a range are recorded as skipped.
+    A range never spans a barrier (a day already processed, which would run again for nothing,
+    or a day the sensor ignores, which alone would never run) and covers at most `max_days`
+    calendar days. Days without a file inside a range are recorded as skipped.
     """
     groups: list[list[str]] = []
     for day in sorted(new):
@@ -35,7 +38,7 @@ def group_days(new: list[str], seen: set[str], max_days: int = MAX_DAYS_PER_RUN)
             span = daily_partitions.get_partition_keys_in_range(
                 dg.PartitionKeyRange(current[0], day)
             )
-            if len(span) <= max_days and not any(d in seen for d in span):
+            if len(span) <= max_days and not any(d in barriers for d in span):
                 current.append(day)
                 continue
         groups.append([day])
@@ -85,11 +88,13 @@ def evaluate_landing_dir(
             context.log.info(f"ignoring {name}: {why}")
             cursor["ignored"][name] = why
     new: dict[str, LandingFile] = {}
+    ambiguous: set[str] = set()
     for day in sorted(scan.files):
         files = scan.files[day]
         if last_day is None or day > last_day:
             continue  # a future day: its partition does not exist yet
         if len(files) > 1:
+            ambiguous.add(day)
             names = " and ".join(f.path.name for f in files)
             if cursor["ignored"].get(day) != names:
                 context.log.warning(f"ignoring {day}: both {names} exist; keep one")
@@ -105,9 +110,9 @@ def evaluate_landing_dir(
     if settling:
         context.log.info(f"waiting one more tick for {len(settling)} new or changed file(s)")
     cursor["pending"] = {d: new[d].version for d in new if d not in ready}
-    seen = {day for day in cursor["seen"] if day not in new}
+    barriers = {day for day in cursor["seen"] if day not in new} | ambiguous
     requests = []
-    for group in group_days(ready, seen):
+    for group in group_days(ready, barriers):
         requests.append(_request([new[day] for day in group]))
         for day in group:
             cursor["seen"][day] = new[day].version

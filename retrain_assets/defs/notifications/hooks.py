@@ -5,6 +5,8 @@ is in messages.py. Delivery never fails or stalls a run: the client has a bounde
 never raises.
 """
 
+from dataclasses import replace
+
 import dagster as dg
 
 from retrain_assets.artifacts import DayRecord
@@ -15,8 +17,9 @@ from retrain_assets.defs.notifications.messages import (
     failed_message,
 )
 from retrain_assets.defs.partitions import days_between
-from retrain_assets.defs.retraining.pipeline import OUTCOME_TAG, DaysFailedError, first_line
+from retrain_assets.defs.retraining.pipeline import OUTCOME_TAG, DaysFailedError
 from retrain_assets.telegram import scrub
+from retrain_assets.text import first_line
 
 
 def _run_days(context: dg.HookContext) -> list[str]:
@@ -30,9 +33,14 @@ def _run_days(context: dg.HookContext) -> list[str]:
 
 
 def _records(context: dg.HookContext, days: list[str]) -> list[DayRecord]:
-    store = context.resources.retrain.store()
+    """This run's outcome of each of its days, reasons scrubbed of the bot token."""
+    store, token = context.resources.retrain.store(), context.resources.telegram.bot_token or ""
     found = [store.read_outcome(day) for day in days]
-    return [r for r in found if r is not None and r.run_id == context.run_id]
+    return [
+        replace(r, reason=scrub(r.reason, token))
+        for r in found
+        if r is not None and r.run_id == context.run_id
+    ]
 
 
 def _send(context: dg.HookContext, text: str | None) -> None:
@@ -60,11 +68,14 @@ def _day_message(context: dg.HookContext, record: DayRecord) -> str | None:
     retrain, telegram = context.resources.retrain, context.resources.telegram
     registry, link = retrain.registry(), telegram.run_link(context.run_id)
     live = (registry.current() or {}).get("version")
+    if record.repeated:
+        context.log.info(f"{record.day}: {record.reason}: no Telegram message")
+        return None
     if record.outcome == "failed":
         return failed_message(
             model=retrain.model_name,
             asset=record.stage,
-            error=scrub(record.reason, telegram.bot_token or ""),
+            error=record.reason,
             link=link,
         )
     if record.outcome == "blocked":

@@ -7,6 +7,7 @@ from typing import Any
 
 from retrain_assets.artifacts import DayRecord
 from retrain_assets.telegram import truncate_html
+from retrain_assets.text import first_line
 
 # Lists of days in a batch summary stop here, so a 100-day batch still reads at a glance.
 MAX_LISTED_DAYS = 10
@@ -22,7 +23,7 @@ def _link(url: str | None) -> str:
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def deployed_message(
@@ -66,10 +67,10 @@ def blocked_message(
 
 
 def failed_message(*, model: str, asset: str, error: str, link: str | None) -> str:
-    first_line = (error.strip().splitlines() or ["(no message)"])[0]
+    line = first_line(error or "(no message)", limit=1000)
     return truncate_html(
         f"❌ <b>{_e(model)}</b> retrain failed at <b>{_e(asset)}</b>\n"
-        f"<code>{_e(first_line[:1000])}</code>" + _link(link)
+        f"<code>{_e(line)}</code>" + _link(link)
     )
 
 
@@ -95,11 +96,12 @@ def batch_message(
 ) -> str:
     """One summary for a run of several days: every day counted under its one outcome."""
     counts = Counter(r.outcome for r in records)
+    repeated = sum(r.repeated for r in records)
     order = ("deployed", "superseded", "unchanged", "blocked", "skipped", "failed")
     counted = ", ".join(f"{o} {counts[o]}" for o in order if counts[o]) or "no day finished"
     lines = [
         f"📦 <b>{_e(model)}</b> days {_e(days[0])}..{_e(days[-1])} ({_days(len(days))})",
-        counted.capitalize(),
+        counted.capitalize() + (f" ({repeated} already decided earlier)" if repeated else ""),
     ]
     blocked = [r for r in records if r.outcome == "blocked"]
     failed = [r for r in records if r.outcome == "failed"]

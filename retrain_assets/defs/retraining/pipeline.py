@@ -3,9 +3,11 @@
 One op, so every launch path (schedule, sensor, UI Materialize or backfill, CLI, a range run, a
 batch of any size) runs the same loop: day D is ingested, trained, evaluated against the model
 live after day D-1, checked, and deployed before day D+1 starts. A day that fails or is skipped
-ends alone; the run then fails naming the failed days, so Dagster marks exactly their
-partitions failed. Each day's outcome is one of artifacts.OUTCOMES, recorded in storage, in the
-run's tags, in the assets' metadata and in the Telegram message.
+ends alone; the run then fails naming the failed days. Each day's outcome is one of
+artifacts.OUTCOMES, recorded in storage, in the run's tags, in the assets' metadata and in the
+Telegram message. In a run that fails, Dagster marks every planned partition the run did not
+materialise failed: a failed day's, and also the unmaterialised assets of blocked or skipped
+days in the same run (the outcome tags, records and observations tell them apart).
 """
 
 from collections import Counter
@@ -32,6 +34,7 @@ from retrain_assets.defs.retraining.ingest import ingest, raw_dataset
 from retrain_assets.defs.retraining.train import TrainingChoice, train, trained_model
 from retrain_assets.ml.fit import DEFAULT_ESTIMATOR
 from retrain_assets.ml.window import InsufficientDataError
+from retrain_assets.text import first_line
 
 OP_NAME = "retraining"
 # One retraining run at a time across every job, the UI's implicit asset job included
@@ -41,7 +44,6 @@ OUTCOME_TAG = "retrain_assets/outcome"
 OUTCOMES_TAG = "retrain_assets/outcomes"
 # The run's headline outcome is its most serious day's.
 SEVERITY = ("failed", "blocked", "skipped", "deployed", "superseded", "unchanged")
-MAX_ERROR_CHARS = 500
 
 
 class RetrainConfig(dg.Config):
@@ -55,12 +57,6 @@ class RetrainConfig(dg.Config):
 
 class DaysFailedError(dg.Failure):
     """Some days of the run failed; every other day ended as it would have alone."""
-
-
-def first_line(error: BaseException | str, limit: int = MAX_ERROR_CHARS) -> str:
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else type(error).__name__
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def outcome_tags(records: list[DayRecord]) -> dict[str, str]:
@@ -108,10 +104,17 @@ class DayRunner:
         self.context.log.info(prefix + text)
 
     def end(
-        self, day: str, outcome: str, stage: str, reason: str, version: str | None = None
+        self,
+        day: str,
+        outcome: str,
+        stage: str,
+        reason: str,
+        version: str | None = None,
+        decision_key: str | None = None,
+        repeated: bool = False,
     ) -> Iterator[dg.AssetObservation]:
         record = self.store.write_outcome(
-            DayRecord(day, self.run_id, outcome, stage, reason, version)
+            DayRecord(day, self.run_id, outcome, stage, reason, version, "", decision_key, repeated)
         )
         self.records.append(record)
         text = f"{outcome} at {stage}: {reason}"
@@ -158,6 +161,22 @@ class DayRunner:
             )
 
             stage = evaluation_metrics.key.to_user_string()
+            key = f"{candidate.info['sha256']}:{self.threshold}:{self.max_regression}"
+            earlier = self.store.earlier_decision(day, key)
+            if earlier is not None:
+                # A re-run (re-execution, retry, the schedule after the sensor) of a day already
+                # decided on this very candidate and gate repeats that decision: the registry and
+                # the verdict do not depend on how often a day was launched.
+                yield from self.end(
+                    day,
+                    earlier.outcome,
+                    earlier.stage,
+                    f"already decided in run {earlier.run_id}: {earlier.reason}",
+                    earlier.version,
+                    key,
+                    repeated=True,
+                )
+                return
             verdict = evaluate_day(
                 day,
                 candidate,
@@ -176,7 +195,9 @@ class DayRunner:
             )
             yield check_evaluation(day, verdict)
             if verdict.plan is None:
-                yield from self.end(day, "blocked", CHECK_NAME, verdict.gate.reason)
+                yield from self.end(
+                    day, "blocked", CHECK_NAME, verdict.gate.reason, decision_key=key
+                )
                 return
 
             stage = deployed_model_version.key.to_user_string()
@@ -187,9 +208,14 @@ class DayRunner:
                 deployed_model_version.key, partition=day, metadata=metadata
             )
             reason = f"{result.version} (live: {result.live or 'none'})"
-            yield from self.end(day, result.event, stage, reason, result.version)
-        except (NoDataError, InsufficientDataError) as exc:
+            yield from self.end(day, result.event, stage, reason, result.version, key)
+        except NoDataError as exc:
             yield from self.end(day, "skipped", stage, first_line(exc))
+        except InsufficientDataError as exc:
+            # Not enough rows yet is a skip only until a first model is live; after that the
+            # same shortfall is a data outage and fails the day.
+            outcome = "failed" if self.registry.current() else "skipped"
+            yield from self.end(day, outcome, stage, first_line(exc))
         except Exception as exc:  # one bad day fails alone; the run names it at the end
             self.context.log.exception(f"{day}: {stage} failed")
             yield from self.end(day, "failed", stage, first_line(exc))
