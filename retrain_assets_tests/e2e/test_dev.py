@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -215,6 +216,47 @@ def test_cli_backfill_records_each_day_and_never_moves_live_backwards(dev: DevSe
         else:  # the gate blocked this day: no registry event for it
             assert not evaluation["gate"]["passed"]
             assert not [e for e in history if e["run_id"] == run["runId"]]
+
+
+BACKFILL_QUERY = """
+query($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill {
+      status
+      partitionStatuses { results { partitionName runId runStatus } }
+    }
+  }
+}
+"""
+
+
+def test_retrain_assets_backfill_runs_through_the_daemon_with_a_working_backfill_page(
+    dev: DevService,
+) -> None:
+    days = good_days("2026-03-01", 20)[4:7]
+    result = subprocess.run(
+        [sys.executable, "-m", "retrain_assets.cli", "backfill", "--from", days[0],
+         "--to", days[-1], "--url", dev.url],
+        env=dev.env, cwd=ph.REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    backfill_id = result.stdout.split()[1].rstrip(":")
+
+    def finished() -> dict | None:
+        data = ph.graphql(dev.url, BACKFILL_QUERY, {"id": backfill_id})
+        backfill = data["partitionBackfillOrError"]
+        done = backfill["status"] in ("COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED")
+        return backfill if done else None
+
+    backfill = ph.wait_until("the backfill", finished, timeout=300, alive=dev.procs.check_alive)
+    # The page's partition statuses resolve (no KeyError), one run covers the three days, and
+    # the backfill's own status is its runs' real end, not "submitted".
+    statuses = backfill["partitionStatuses"]["results"]
+    assert sorted(s["partitionName"] for s in statuses) == days
+    assert {s["runStatus"] for s in statuses} == {"SUCCESS"}
+    assert len({s["runId"] for s in statuses}) == 1
+    assert backfill["status"] == "COMPLETED_SUCCESS"
 
 
 ASSETS = ["raw_dataset", "trained_model", "evaluation_metrics", "deployed_model_version"]
