@@ -435,18 +435,8 @@ def ui_backfill(
     # Every process dagster dev started since the launch: run workers and, with the
     # multiprocess executor, one process per step (minus Dagster's tiny orphan watchers).
     workers = [w for w in service.sampler.matching("", exclude=before) if "orphans" not in w.cmd]
-    pipeline_s = ended - launched
     return {
-        "pipeline_s": round(pipeline_s, 2),
-        "bare_s": round(bare.wall_s, 2),
-        "ratio": _ratio(pipeline_s, bare.wall_s),
-        "peak_rss_mb": round(max((w.peak_rss_mb for w in workers), default=0.0), 1),
-        "bare_peak_rss_mb": round(bare.peak_rss_mb, 1),
-        "pipeline_cpu_s": round(sum(w.cpu_s for w in workers), 1),
-        "bare_cpu_s": round(bare.cpu_s, 1),
-        "overhead_cpu_s_per_day": round(
-            (sum(w.cpu_s for w in workers) - bare.cpu_s) / len(days), 3
-        ),
+        **_against_bare(ended - launched, workers, bare, len(days)),
         "runs": len(runs),
         "worker_processes": len(workers),
         "run_batches": sorted(
@@ -476,6 +466,23 @@ def ui_backfill(
         "assets, partitionNames = the days); pipeline_s = launch -> last run's end",
         "bare": BARE_INCLUDES + "; one process for all days",
         "load_average": {"before": load_before, "after": load_average()},
+    }
+
+
+def _against_bare(
+    pipeline_s: float, workers: list[Any], bare: Measured, days: int
+) -> dict[str, Any]:
+    """Wall time, memory and CPU of the pipeline's run workers against the bare script."""
+    pipeline_cpu = sum(w.cpu_s for w in workers)
+    return {
+        "pipeline_s": round(pipeline_s, 2),
+        "bare_s": round(bare.wall_s, 2),
+        "ratio": _ratio(pipeline_s, bare.wall_s),
+        "peak_rss_mb": round(max((w.peak_rss_mb for w in workers), default=0.0), 1),
+        "bare_peak_rss_mb": round(bare.peak_rss_mb, 1),
+        "pipeline_cpu_s": round(pipeline_cpu, 1),
+        "bare_cpu_s": round(bare.cpu_s, 1),
+        "overhead_cpu_s_per_day": round((pipeline_cpu - bare.cpu_s) / days, 3),
     }
 
 
@@ -516,17 +523,8 @@ def history_upload(
         DEFAULT_ESTIMATOR, {},
     )  # fmt: skip
     check_same_ml(pipeline_accuracies(service.root, days), bare_acc)
-    pipeline_s = ended - landed
-    pipeline_cpu = sum(w.cpu_s for w in workers)
     return {
-        "pipeline_s": round(pipeline_s, 2),
-        "bare_s": round(bare.wall_s, 2),
-        "ratio": _ratio(pipeline_s, bare.wall_s),
-        "peak_rss_mb": round(max((w.peak_rss_mb for w in workers), default=0.0), 1),
-        "bare_peak_rss_mb": round(bare.peak_rss_mb, 1),
-        "pipeline_cpu_s": round(pipeline_cpu, 1),
-        "bare_cpu_s": round(bare.cpu_s, 1),
-        "overhead_cpu_s_per_day": round((pipeline_cpu - bare.cpu_s) / len(days), 3),
+        **_against_bare(ended - landed, workers, bare, len(days)),
         "runs": len(runs),
         "run_ranges": sorted(
             (r["tags"].get(RANGE_START, r["tags"].get("dagster/partition")),

@@ -24,6 +24,14 @@ from retrain_assets_tests import proc_helpers as ph
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 WINDOW = 5
+TICKS_QUERY = """
+query {
+  sensorOrError(sensorSelector: {repositoryName: "__repository__",
+      repositoryLocationName: "retrain_assets", sensorName: "new_data_sensor"}) {
+    ... on Sensor { sensorState { ticks(limit: 1) { timestamp } } }
+  }
+}
+"""
 RUNS_QUERY = """
 query($job: String!) {
   runsOrError(filter: {pipelineName: $job}) {
@@ -63,6 +71,23 @@ class DevService:
                 states = sorted((r["tags"].get("dagster/partition"), r["status"]) for r in runs)
                 raise TimeoutError(f"{len(done)}/{count} runs done: {states}\n{self.procs.logs()}")
             time.sleep(1)
+
+    def wait_sensor_ticks(self, count: int, timeout: float = 120) -> None:
+        """Wait until the sensor has completed `count` more ticks: a condition, not a sleep."""
+        def latest() -> float:
+            data = ph.graphql(self.url, TICKS_QUERY)["sensorOrError"]
+            ticks = data["sensorState"]["ticks"]
+            return ticks[0]["timestamp"] if ticks else 0.0
+
+        seen = [latest()]
+
+        def ticked() -> bool | None:
+            stamp = latest()
+            if stamp > seen[-1]:
+                seen.append(stamp)
+            return True if len(seen) > count else None
+
+        ph.wait_until("sensor ticks", ticked, timeout=timeout, alive=self.procs.check_alive)
 
     def current(self) -> dict | None:
         path = self.registry / "classifier" / "current.json"
@@ -132,7 +157,7 @@ def test_a_landed_file_is_trained_and_deployed_without_a_click(dev: DevService) 
     print(f"file landed -> deployed in {time.monotonic() - started:.1f}s")
 
     # Unchanged: no new run after several sensor ticks.
-    time.sleep(8)
+    dev.wait_sensor_ticks(3)
     assert len(dev.runs()) == 1
 
     # Changed: exactly one more run for the day.
@@ -142,7 +167,7 @@ def test_a_landed_file_is_trained_and_deployed_without_a_click(dev: DevService) 
     stamp = time.time() - 10
     os.utime(path, (stamp, stamp))
     runs = dev.wait_runs_done(2, timeout=180)
-    time.sleep(8)
+    dev.wait_sensor_ticks(3)
     runs = dev.runs()
     assert len(runs) == 2
     assert {r["tags"]["dagster/partition"] for r in runs} == {day}

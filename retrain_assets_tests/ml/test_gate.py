@@ -238,24 +238,28 @@ def test_gate_passing_slightly_below_champion_says_by_how_much() -> None:
     )
 
 
+INFO = {"features": ["p", "s"], "holdout_start_day": "2026-03-05", "sha256": "c" * 64,
+        "estimator": "random_forest"}
+LIVE_MODEL = LiveModel("0.1.0", {"features": ["p", "s"], "fit_end_day": "2026-03-01"}, FixedModel([0, 1]))
+SNAPSHOT = RegistrySnapshot(
+    (VersionEntry("0.1.0", "a" * 64, ("p", "s"), "random_forest"),), "0.1.0", "2026-03-04"
+)
+
+
+def judged(candidate: FixedModel, rows: pd.DataFrame, threshold: float = 0.8):
+    return judge("2026-03-06", candidate, INFO, rows, live=LIVE_MODEL, snapshot=SNAPSHOT,
+                 target="target", threshold=threshold, max_regression=0.02)
+
+
 def test_judge_plans_the_deploy_and_names_the_live_model_it_compared() -> None:
     candidate = FixedModel([0, 1])
     rows = holdout([0, 1, 1, 0], [0, 1, 1, 0], [0, 1])
-    info = {"features": ["p", "s"], "holdout_start_day": "2026-03-05", "sha256": "c" * 64,
-            "estimator": "random_forest"}
-    live = LiveModel("0.1.0", {"features": ["p", "s"], "fit_end_day": "2026-03-01"},
-                     FixedModel([0, 1]))
-    snap = RegistrySnapshot(
-        (VersionEntry("0.1.0", "a" * 64, ("p", "s"), "random_forest"),), "0.1.0", "2026-03-04"
-    )
-    verdict = judge("2026-03-06", candidate, info, rows, live=live, snapshot=snap,
-                    target="target", threshold=0.8, max_regression=0.02)
+    verdict = judged(candidate, rows)
     assert verdict.gate.passed and verdict.champion["version"] == "0.1.0"
     assert verdict.live_version == "0.1.0"
     assert (verdict.plan.event, verdict.plan.version) == ("deployed", "0.1.1")
     assert verdict.outcome == "deployed"
-    blocked = judge("2026-03-06", candidate, info, rows, live=live, snapshot=snap,
-                    target="target", threshold=1.01, max_regression=0.02)
+    blocked = judged(candidate, rows, threshold=1.01)
     assert blocked.plan is None and blocked.outcome == "blocked"
 
 
@@ -263,15 +267,7 @@ def test_judge_goes_on_when_labels_changed_type_and_the_live_model_cannot_score(
     # Labels switched from 0/1 to strings: the live model is not compared, the day goes on.
     candidate = FixedModel(["down", "up"])
     rows = holdout(["up", "down", "up"], ["up", "down", "up"], ["down", "up"])
-    info = {"features": ["p", "s"], "holdout_start_day": "2026-03-05", "sha256": "c" * 64,
-            "estimator": "random_forest"}
-    live = LiveModel("0.1.0", {"features": ["p", "s"], "fit_end_day": "2026-03-01"},
-                     FixedModel([0, 1]))
-    snap = RegistrySnapshot(
-        (VersionEntry("0.1.0", "a" * 64, ("p", "s"), "random_forest"),), "0.1.0", "2026-03-04"
-    )
-    verdict = judge("2026-03-06", candidate, info, rows, live=live, snapshot=snap,
-                    target="target", threshold=0.8, max_regression=0.02)
+    verdict = judged(candidate, rows)
     assert verdict.champion is None
     assert verdict.champion_note.startswith("live model 0.1.0 cannot score these rows")
     assert verdict.gate.passed and verdict.outcome == "deployed"
