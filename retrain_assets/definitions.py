@@ -1,10 +1,9 @@
 """The code location: wiring only."""
 
-import warnings
-
 import dagster as dg
 
 from retrain_assets.defs.automation.jobs import retrain_job
+from retrain_assets.defs.automation.rollback import rollback_job
 from retrain_assets.defs.automation.schedules import retrain_schedule
 from retrain_assets.defs.automation.sensors import new_data_sensor
 from retrain_assets.defs.notifications.hooks import notification_hooks
@@ -12,19 +11,13 @@ from retrain_assets.defs.resources import RetrainResource, TelegramResource
 from retrain_assets.defs.retraining.pipeline import retraining
 from retrain_assets.settings import settings
 
-# Backfill policies and partitioned checks are marked beta/preview in Dagster 1.13; they are used
-# deliberately (pinned release, covered by tests), so the warnings would only be noise in every
-# code-server, daemon and run log.
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
-warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-
 # The Telegram hooks sit on the op itself, not on retrain_job: a Materialize or backfill from
 # the asset graph runs as Dagster's implicit asset job, where job hooks would never fire.
 ASSETS = [retraining.with_hooks(notification_hooks())]
 
 defs = dg.Definitions(
     assets=ASSETS,
-    jobs=[retrain_job],
+    jobs=[retrain_job, rollback_job],
     schedules=[retrain_schedule],
     sensors=[new_data_sensor],
     resources={

@@ -252,7 +252,13 @@ class ModelRegistry:
         )
 
     def _point_to(
-        self, card: Mapping[str, Any], partition: str, run_id: str, event: str, previous: str | None
+        self,
+        card: Mapping[str, Any],
+        partition: str,
+        run_id: str,
+        event: str,
+        previous: str | None,
+        reason: str | None = None,
     ) -> None:
         at = _now()
         pointer = {
@@ -273,6 +279,7 @@ class ModelRegistry:
                 "run_id": run_id,
                 "at": at,
                 "previous": previous,
+                **({"reason": reason} if reason else {}),
             }
         )
 
@@ -340,13 +347,37 @@ class ModelRegistry:
                 )
             return result
 
-    def rollback(self, version: str, *, run_id: str = "manual") -> DeployResult:
-        """Make an existing, checksum-verified version live again."""
+    def resolve(self, version: str) -> str:
+        """A version string, or "previous": the version live before the current one."""
+        if version != "previous":
+            return version
+        live = self.current()
+        if live is None:
+            raise RegistryError(f"{self.model_name}: nothing is live, so there is no previous")
+        if not live.get("previous"):
+            raise RegistryError(
+                f"{self.model_name}: {live['version']} is the first live version; "
+                "name a version to roll back to"
+            )
+        return live["previous"]
+
+    def rollback(
+        self, version: str, *, run_id: str = "manual", reason: str | None = None
+    ) -> DeployResult:
+        """Make an existing, checksum-verified version live again ("previous" allowed).
+
+        Rolling back to the live version changes nothing and says so (event "unchanged").
+        """
         with self._locked():
+            version = self.resolve(version)
             self.load_bytes(version)
             live = self.current()
             self._recover_history(live)
             previous = (live or {}).get("version")
+            if previous == version:
+                return DeployResult(version, "unchanged", previous, previous, False)
             card = self.card(version)
-            self._point_to(card, card["partition"], run_id, "rolled_back", previous)
+            self._point_to(
+                card, card["partition"], run_id, "rolled_back", previous, reason=reason
+            )
             return DeployResult(version, "rolled_back", previous, version, False)

@@ -21,6 +21,7 @@ import pytest  # noqa: E402
 from retrain_assets.artifacts import ArtifactStore  # noqa: E402
 from retrain_assets.definitions import ASSETS  # noqa: E402
 from retrain_assets.defs.automation.jobs import retrain_job  # noqa: E402
+from retrain_assets.defs.automation.rollback import rollback_job  # noqa: E402
 from retrain_assets.defs.automation.schedules import retrain_schedule  # noqa: E402
 from retrain_assets.defs.automation.sensors import new_data_sensor  # noqa: E402
 from retrain_assets.defs.resources import RetrainResource, TelegramResource  # noqa: E402
@@ -49,7 +50,7 @@ class Service:
     def _build(self) -> None:
         self.defs = dg.Definitions(
             assets=ASSETS,  # with the Telegram hooks, as the code location wires them
-            jobs=[retrain_job],
+            jobs=[retrain_job, rollback_job],
             schedules=[retrain_schedule],
             sensors=[new_data_sensor],
             resources={"retrain": self.retrain, "telegram": self.telegram},

@@ -74,7 +74,7 @@ def test_definitions_snapshot() -> None:
     assert snapshot == {
         "assets": ASSETS_SORTED,
         "checks": ["evaluation_metrics:accuracy_above_threshold"],
-        "jobs": ["__ASSET_JOB", "retrain_job"],
+        "jobs": ["__ASSET_JOB", "retrain_job", "rollback_job"],
         "schedules": [("retrain_schedule", "0 1 * * *")],
         "sensors": ["new_data_sensor"],
         "resources": ["retrain", "telegram"],

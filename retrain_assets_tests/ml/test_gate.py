@@ -240,7 +240,9 @@ def test_gate_passing_slightly_below_champion_says_by_how_much() -> None:
 
 INFO = {"features": ["p", "s"], "holdout_start_day": "2026-03-05", "sha256": "c" * 64,
         "estimator": "random_forest"}
-LIVE_MODEL = LiveModel("0.1.0", {"features": ["p", "s"], "fit_end_day": "2026-03-01"}, FixedModel([0, 1]))
+LIVE_MODEL = LiveModel(
+    "0.1.0", {"features": ["p", "s"], "fit_end_day": "2026-03-01"}, FixedModel([0, 1])
+)
 SNAPSHOT = RegistrySnapshot(
     (VersionEntry("0.1.0", "a" * 64, ("p", "s"), "random_forest"),), "0.1.0", "2026-03-04"
 )

@@ -17,6 +17,7 @@ from retrain_assets.defs.notifications.messages import (
     failed_message,
 )
 from retrain_assets.defs.partitions import days_between
+from retrain_assets.defs.resources import TelegramResource
 from retrain_assets.defs.retraining.pipeline import OUTCOME_TAG, DaysFailedError
 from retrain_assets.telegram import scrub
 from retrain_assets.text import first_line
@@ -43,14 +44,12 @@ def _records(context: dg.HookContext, days: list[str]) -> list[DayRecord]:
     ]
 
 
-def _send(context: dg.HookContext, text: str | None) -> None:
+def send(log: dg.DagsterLogManager, telegram: TelegramResource, text: str | None) -> None:
+    """Deliver one message within the client's budget; never raises."""
     if text is None:
         return
-    telegram = context.resources.telegram
     if not telegram.configured:
-        context.log.info(
-            "Telegram not configured (TELEGRAM_BOT_TOKEN/TELEGRAM_CHAT_ID): no message"
-        )
+        log.info("Telegram not configured (TELEGRAM_BOT_TOKEN/TELEGRAM_CHAT_ID): no message")
         return
     client = telegram.client()
     try:
@@ -58,9 +57,13 @@ def _send(context: dg.HookContext, text: str | None) -> None:
     finally:
         client.close()
     if result.delivered:
-        context.log.info(f"Telegram message delivered ({result.attempts} attempt(s))")
+        log.info(f"Telegram message delivered ({result.attempts} attempt(s))")
     else:
-        context.log.warning(f"Telegram message not delivered: {result.detail}")
+        log.warning(f"Telegram message not delivered: {result.detail}")
+
+
+def _send(context: dg.HookContext, text: str | None) -> None:
+    send(context.log, context.resources.telegram, text)
 
 
 def _day_message(context: dg.HookContext, record: DayRecord) -> str | None:

@@ -66,6 +66,22 @@ def blocked_message(
     )
 
 
+def rolled_back_message(
+    *,
+    model: str,
+    old_version: str | None,
+    new_version: str,
+    partition: str,
+    reason: str,
+    link: str | None,
+) -> str:
+    return truncate_html(
+        f"↩️ <b>{_e(model)}</b> rolled back <b>{_e(old_version or 'none')} → "
+        f"{_e(new_version)}</b>\n"
+        f"Version of day {_e(partition)}; {_e(reason[:500])}" + _link(link)
+    )
+
+
 def failed_message(*, model: str, asset: str, error: str, link: str | None) -> str:
     line = first_line(error or "(no message)", limit=1000)
     return truncate_html(
