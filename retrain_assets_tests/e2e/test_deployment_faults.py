@@ -219,19 +219,13 @@ def pg_db_restartable(pg_cluster: tuple[str, str]) -> Iterator[ph.PgDatabase]:
 # ---------------------------------------------------------------------------------------------
 
 PG_DAY = "2026-03-10"
-# 300 trees instead of 100: trained_model runs for seconds, long enough to restart the server
-# while it is in flight.
-SLOW_TRAINING = {"ops": {"trained_model": {"config": {"hyperparameters": {"n_estimators": 300}}}}}
+# 300 trees instead of 100: the retraining step runs for seconds, long enough to restart the
+# server while it is in flight.
+SLOW_TRAINING = {"ops": {"retraining": {"config": {"hyperparameters": {"n_estimators": 300}}}}}
 # The next day that passes the gate against PG_DAY's model as champion (2026-03-11 is blocked).
 PG_DAY_OUTAGE = "2026-03-12"
 PG_RETRY_LINE = "Retrying failed database connection"  # dagster-postgres, on a failed connect
-STEPS = (
-    "raw_dataset",
-    "trained_model",
-    "evaluation_metrics",
-    "evaluation_metrics_accuracy_above_threshold",
-    "deployed_model_version",
-)
+STEPS = ("retraining",)  # one op: the four assets and the check, day by day
 
 
 def final_run_of(topo: ph.ComposeTopology, run_id: str, timeout: float) -> dict[str, Any]:
@@ -312,9 +306,9 @@ def test_postgres_restart_during_a_run_still_deploys_the_day(
 ) -> None:
     """Two faults in one topology, one run each:
 
-    A. `pg_ctlcluster restart` while trained_model runs (the server is gone for a fraction of a
+    A. `pg_ctlcluster restart` while the op runs (the server is gone for a fraction of a
        second, so the run worker may or may not touch it in between);
-    B. the server stopped while trained_model runs and started again only once the run worker has
+    B. the server stopped while the op runs and started again only once the run worker has
        hit it (a failed connect), so the run provably writes into the outage.
     Either way the day must end deployed, by the same run or by a run retry.
     """
@@ -327,7 +321,7 @@ def test_postgres_restart_during_a_run_still_deploys_the_day(
 
         # ---- A: restart ------------------------------------------------------------------
         run_a = topo.submit(PG_DAY, SLOW_TRAINING)
-        wait_step_start(topo, pg_db, run_a, "trained_model")
+        wait_step_start(topo, pg_db, run_a, "retraining")
         assert ph.run_status(topo.url, run_a) == "STARTED"
         (booted_before,) = pg_db.query("select pg_postmaster_start_time()")[0]
         restart_began = time.time()
@@ -343,7 +337,7 @@ def test_postgres_restart_during_a_run_still_deploys_the_day(
         # The webserver keeps one pooled connection per storage, which the restart left stale:
         # the first launch through it may fail once, as it would for a user in the UI.
         run_b, failed_launches = submit_retrying(topo, PG_DAY_OUTAGE)
-        wait_step_start(topo, pg_db, run_b, "trained_model")
+        wait_step_start(topo, pg_db, run_b, "retraining")
         time.sleep(0.3)  # past the step's start-up queries, into the fit
         # The run workers' output goes to the code server's log; while the server is down, the
         # code server itself does not query the database (no run worker died, no tick is due),
@@ -366,8 +360,8 @@ def test_postgres_restart_during_a_run_still_deploys_the_day(
         assert_day_deployed(topo, run_b, final_b)
         timings["outage_settled"] = time.monotonic() - t0
 
-    # A: the restart came while trained_model ran, and the run outlived it.
-    steps_a = step_events(pg_db, run_a, "trained_model")
+    # A: the restart came while the retraining step ran, and the run outlived it.
+    steps_a = step_events(pg_db, run_a, "retraining")
     assert steps_a["STEP_START"] < restart_began, steps_a
     assert max(run_events(pg_db, run_a).values()) > booted_a.timestamp(), "run A ended first"
     # B: the run worker tried to reach the database while it was down, and nothing it wrote is
@@ -396,7 +390,7 @@ def test_postgres_restart_during_a_run_still_deploys_the_day(
     assert deployed == [(PG_DAY, final_a["runId"]), (PG_DAY_OUTAGE, final_b["runId"])]
     version_a = next(e["version"] for e in history(model_dir) if e["partition"] == PG_DAY)
     first = json.loads((model_dir / "versions" / version_a / "card.json").read_text())
-    assert first["params"]["n_estimators"] == 300, "the run config reached trained_model"
+    assert first["params"]["n_estimators"] == 300, "the run config reached the retraining op"
     finals = [final_a["runId"], final_b["runId"]]
     rows = pg_db.query("select status from runs where run_id = any(%s)", [finals])
     assert rows == [("SUCCESS",), ("SUCCESS",)]
@@ -409,7 +403,7 @@ def test_postgres_restart_during_a_run_still_deploys_the_day(
     end_a = steps_a.get("STEP_SUCCESS", steps_a.get("STEP_FAILURE", float("nan")))
     print(
         f"\nA: restart command {restart_ended - restart_began:.2f}s, new server up "
-        f"{booted_a.timestamp() - restart_began:.2f}s after it was given, trained_model from "
+        f"{booted_a.timestamp() - restart_began:.2f}s after it was given, the retraining step from "
         f"{steps_a['STEP_START'] - restart_began:+.2f}s to {end_a - restart_began:+.2f}s; "
         f"deployed by the {how(run_a, final_a)}.\n"
         f"B: server back {booted_b.timestamp() - stopped_at:.2f}s after the stop completed, "
@@ -586,8 +580,8 @@ def test_two_days_at_once_run_one_after_the_other_and_newer_day_stays_live(
     newer, older = done[newer_id], done[older_id]
     assert newer["startTime"] < older["startTime"]
     assert_serial([newer, older])
-    # The deploy steps (pool model_registry) never overlapped either.
-    deploys = [step_events(pg_db, r, "deployed_model_version") for r in (newer_id, older_id)]
+    # The retraining steps (pool retrain, one run at a time) never overlapped either.
+    deploys = [step_events(pg_db, r, "retraining") for r in (newer_id, older_id)]
     assert deploys[0]["STEP_SUCCESS"] <= deploys[1]["STEP_START"], deploys
 
     # The live model is the newer day's; the older day was published but did not move it back.

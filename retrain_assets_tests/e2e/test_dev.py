@@ -205,7 +205,7 @@ def test_history_upload_runs_as_ranges_in_date_order(dev: DevService) -> None:
     assert dev.current()["partition"] == days[-1]
 
 
-def test_cli_backfill_records_each_day_and_never_moves_live_backwards(dev: DevService) -> None:
+def test_cli_backfill_of_decided_days_repeats_their_decisions(dev: DevService) -> None:
     # Re-run three days of the history upload: their files are there, the live model is newer.
     days = good_days("2026-03-01", 20)[1:4]
     live_before = dev.current()
@@ -225,24 +225,22 @@ def test_cli_backfill_records_each_day_and_never_moves_live_backwards(dev: DevSe
     }
     assert sorted(backfilled) == days
     assert dev.current() == live_before
-    # A blocked day is a successful run that says so; superseded likewise.
     assert all(r["status"] == "SUCCESS" for r in backfilled.values())
     history = [
         json.loads(line)
         for line in (dev.registry / "classifier" / "history.jsonl").read_text().splitlines()
     ]
     for day, run in backfilled.items():
-        evaluation = json.loads((dev.storage / "evaluation_metrics" / f"{day}.json").read_text())
-        assert run["tags"]["retrain_assets/outcome"] in ("superseded", "blocked")
-        if run["tags"]["retrain_assets/outcome"] == "superseded":
-            assert evaluation["gate"]["passed"]
-            events = [e["event"] for e in history if e["run_id"] == run["runId"]]
-            assert events == ["superseded"]
-        else:  # the gate blocked this day: no registry event for it
-            assert not evaluation["gate"]["passed"]
-            assert not [e for e in history if e["run_id"] == run["runId"]]
+        # The history upload already decided these days on the same files: the backfill
+        # repeats each decision, says so, and the registry does not move or grow.
+        record = json.loads((dev.storage / "outcomes" / f"{day}.json").read_text())
+        assert record["run_id"] == run["runId"] and record["repeated"], record
+        assert run["tags"]["retrain_assets/outcome"] == record["outcome"]
+        assert record["outcome"] in ("deployed", "blocked")
+        assert not [e for e in history if e["run_id"] == run["runId"]]
 
 
+RANGE_START = "dagster/asset_partition_range_start"
 BACKFILL_QUERY = """
 query($id: String!) {
   partitionBackfillOrError(backfillId: $id) {
@@ -319,7 +317,11 @@ def test_ui_backfill_runs_its_days_as_one_batch_with_per_day_outcomes(dev: DevSe
     deployed = []
     for day in days:
         evaluation = json.loads((dev.storage / "evaluation_metrics" / f"{day}.json").read_text())
-        assert evaluation["run_id"] == run["runId"]
+        others = [
+            (r["runId"], r["tags"]) for r in dev.runs() if r["runId"] != run["runId"]
+            and day in (r["tags"].get("dagster/partition"), r["tags"].get(RANGE_START))
+        ]
+        assert evaluation["run_id"] == run["runId"], (day, evaluation["run_id"], others)
         info = json.loads((dev.storage / "trained_model" / day / "info.json").read_text())
         # Each day trained on its own window: the landed days up to it, at most WINDOW of them.
         assert info["window_days"] == [d for d in days if d <= day][-WINDOW:]
