@@ -16,7 +16,7 @@ from retrain_assets.registry import RegistrySnapshot, VersionEntry
 
 class FixedModel:
     """A fitted classifier whose answers the test dictates: column `p` is the index of the
-    predicted class, column `s` the probability of the second class."""
+    predicted class, column `s` the probability of the second class (binary models)."""
 
     def __init__(self, classes: list) -> None:
         self.classes_ = np.array(classes, dtype=object if isinstance(classes[0], str) else None)
@@ -25,7 +25,9 @@ class FixedModel:
         return self.classes_[x[:, 0].astype(int)]
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        return np.column_stack([1 - x[:, 1], x[:, 1]])
+        if len(self.classes_) == 2:
+            return np.column_stack([1 - x[:, 1], x[:, 1]])
+        return np.eye(len(self.classes_))[x[:, 0].astype(int)]  # certain of its prediction
 
 
 def holdout(y_true: list, y_pred: list, classes: list, scores: list | None = None) -> pd.DataFrame:
@@ -33,7 +35,8 @@ def holdout(y_true: list, y_pred: list, classes: list, scores: list | None = Non
     return pd.DataFrame(
         {
             "p": [float(index[c]) for c in y_pred],
-            "s": scores if scores is not None else [0.5] * len(y_true),
+            # Without given scores, the probability agrees with the prediction (as in sklearn).
+            "s": scores if scores is not None else [0.9 if index[c] else 0.1 for c in y_pred],
             "target": y_true,
         }
     )
@@ -273,3 +276,26 @@ def test_judge_goes_on_when_labels_changed_type_and_the_live_model_cannot_score(
     assert verdict.champion is None
     assert verdict.champion_note.startswith("live model 0.1.0 cannot score these rows")
     assert verdict.gate.passed and verdict.outcome == "deployed"
+
+
+@pytest.mark.parametrize("estimator", ["random_forest", "hist_gradient_boosting",
+                                       "logistic_regression"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_metrics_from_one_probability_pass_equal_those_from_predict(
+    estimator: str, n_classes: int
+) -> None:
+    # evaluate() takes predictions as the argmax of predict_proba, to score each model once.
+    rng = np.random.default_rng(n_classes)
+    x = rng.normal(size=(400, 3))
+    y = np.digitize(x[:, 0] + 0.3 * rng.normal(size=400), [-0.4, 0.4][: n_classes - 1])
+    small = {"random_forest": {"n_estimators": 10}, "hist_gradient_boosting": {"max_iter": 10},
+             "logistic_regression": {}}[estimator]
+    pipeline = build_pipeline(estimator, small).fit(x[:300], y[:300])
+    rows = pd.DataFrame({"a": x[300:, 0], "b": x[300:, 1], "c": x[300:, 2], "target": y[300:]})
+    m = evaluate(pipeline, rows, ["a", "b", "c"], "target")
+    predicted = pipeline.predict(x[300:])
+    assert m["accuracy"] == pytest.approx(float(np.mean(predicted == y[300:])))
+    assert m["confusion_matrix"] == pd.crosstab(
+        pd.Categorical(y[300:], categories=range(n_classes)),
+        pd.Categorical(predicted, categories=range(n_classes)), dropna=False,
+    ).to_numpy().tolist()
