@@ -20,7 +20,7 @@ from retrain_assets.defs.automation.sensors import evaluate_landing_dir
 from retrain_assets.defs.partitions import days_between
 from retrain_assets_tests.conftest import FAST_MODEL, Service
 
-DEMO_DAYS = days_between("2026-01-22", "2026-02-06")  # 2026-01-30 is a faulty demo day
+DEMO_DAYS = days_between("2026-01-26", "2026-02-06")  # 2026-01-30 is a faulty demo day
 
 
 def chunks(days: list[str], size: int) -> list[tuple[str, str]]:
@@ -108,7 +108,7 @@ def landing(tmp_path: Path) -> tuple[Path, list[str]]:
     """A landing directory with the hazards of a real history upload."""
     directory = tmp_path / "landing"
     directory.mkdir()
-    days = days_between("2026-03-01", "2026-03-14")
+    days = days_between("2026-03-01", "2026-03-11")
     for day in days:
         if day == "2026-03-05":
             continue  # a day without a file
@@ -181,7 +181,7 @@ def test_a_failed_day_fails_alone_and_the_run_names_it(
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = failure.event_specific_data.error.message
-    assert "1 of 14 day(s) failed: 2026-03-09 at raw_dataset" in message
+    assert "1 of 11 day(s) failed: 2026-03-09 at raw_dataset" in message
     assert "column 'f2' is not numeric" in message
     # Dagster's partition status shows the failed day failed and its neighbours materialised.
     graph = service.defs.resolve_asset_graph()
