@@ -130,3 +130,9 @@ def step_failure(result: dg.ExecuteInProcessResult) -> tuple[str, str]:
         parts.append(error.message)
         error = error.cause
     return event.step_key, "\n".join(parts)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest files (real Dagster processes, minutes each) start first on the two workers;
+    the in-process files fill in around them instead of leaving one of them to run alone."""
+    items.sort(key=lambda item: 0 if "/e2e/" in str(item.path) else 1)
