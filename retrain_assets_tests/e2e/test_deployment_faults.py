@@ -278,15 +278,20 @@ def submit_retrying(
             time.sleep(0.5)
 
 
-def wait_step_start(topo: ph.ComposeTopology, db: ph.PgDatabase, run_id: str, step: str) -> None:
-    with topo.failing_with_logs():
-        ph.wait_until(
-            f"{step} of {run_id} to start",
-            lambda: True if "STEP_START" in step_events(db, run_id, step) else None,
-            RUN_TIMEOUT,
-            topo.procs.check_alive,
-            0.05,
+def wait_fit_start(topo: ph.ComposeTopology, db: ph.PgDatabase, run_id: str) -> None:
+    """Until the retraining step has logged its last line before the fit: from then on the run
+    worker writes nothing to the database for seconds (300 trees), the window a fault aims at."""
+
+    def logged() -> bool | None:
+        rows = db.query(
+            "select 1 from event_logs where run_id = %s and event like %s limit 1",
+            [run_id, "%not ingested yet, read from the source%"],
         )
+        return True if rows else None
+
+    with topo.failing_with_logs():
+        ph.wait_until(f"{run_id} to start fitting", logged, RUN_TIMEOUT,
+                      topo.procs.check_alive, 0.05)  # fmt: skip
 
 
 def assert_day_deployed(topo: ph.ComposeTopology, run_id: str, final: dict[str, Any]) -> None:
@@ -321,7 +326,7 @@ def test_postgres_restart_during_a_run_still_deploys_the_day(
 
         # ---- A: restart ------------------------------------------------------------------
         run_a = topo.submit(PG_DAY, SLOW_TRAINING)
-        wait_step_start(topo, pg_db, run_a, "retraining")
+        wait_fit_start(topo, pg_db, run_a)
         assert ph.run_status(topo.url, run_a) == "STARTED"
         (booted_before,) = pg_db.query("select pg_postmaster_start_time()")[0]
         restart_began = time.time()
@@ -337,8 +342,7 @@ def test_postgres_restart_during_a_run_still_deploys_the_day(
         # The webserver keeps one pooled connection per storage, which the restart left stale:
         # the first launch through it may fail once, as it would for a user in the UI.
         run_b, failed_launches = submit_retrying(topo, PG_DAY_OUTAGE)
-        wait_step_start(topo, pg_db, run_b, "retraining")
-        time.sleep(0.3)  # past the step's start-up queries, into the fit
+        wait_fit_start(topo, pg_db, run_b)
         # The run workers' output goes to the code server's log; while the server is down, the
         # code server itself does not query the database (no run worker died, no tick is due),
         # so a new failed-connect line there is the run worker hitting the outage.
