@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -107,10 +108,17 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-def _tick(directory: Path, cursor: str | None) -> tuple[list[dg.RunRequest], str]:
+# Longer than any test takes: a file a test writes is still being written as far as the sensor
+# knows, whatever the clock does meanwhile.
+QUIET_S = 3600
+
+
+def _tick(
+    directory: Path, cursor: str | None, now: float | None = None
+) -> tuple[list[dg.RunRequest], str]:
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance, cursor=cursor)
-        result = evaluate_landing_dir(context, directory, "2026-01-01")
+        result = evaluate_landing_dir(context, directory, "2026-01-01", QUIET_S, now=now)
     return list(result.run_requests or []), result.cursor
 
 
@@ -138,6 +146,21 @@ def test_sensor_requests_a_history_upload_as_one_range_run(tmp_path: Path) -> No
     _write(tmp_path / "2026-03-04.csv", "f0,target\n1,0\n")
     (single,), _ = _settled(tmp_path, cursor)
     assert single.partition_key == "2026-03-04" and single.tags == DAILY_RUN_TAGS
+
+
+def test_files_quiet_for_an_interval_need_no_second_tick(tmp_path: Path) -> None:
+    # A history copied in with its old mtimes kept (cp -p, rsync -t, tar): nothing has written
+    # to those files for longer than the sensor's interval, so the first tick requests them.
+    for day in ("2026-03-01", "2026-03-02"):
+        _write(tmp_path / f"{day}.csv", "f0,target\n1,0\n")
+        os.utime(tmp_path / f"{day}.csv", (1_000_000, 1_000_000))
+    _write(tmp_path / "2026-03-03.csv", "f0,target\n1,0\n")
+    now = 1_000_000 + QUIET_S + 1
+    os.utime(tmp_path / "2026-03-03.csv", (now - 1, now - 1))  # written a second ago
+    (request,), cursor = _tick(tmp_path, None, now=now)
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-03-01", "2026-03-02")
+    (request,), _ = _tick(tmp_path, cursor, now=now + 1)  # unchanged a tick later
+    assert request.partition_key == "2026-03-03"
 
 
 def test_files_still_arriving_hold_back_their_days_and_every_later_one(tmp_path: Path) -> None:
