@@ -40,6 +40,8 @@ def write_atomic(path: Path, data: bytes | Callable[[Path], None]) -> Path:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
+        # mkstemp creates 0600; models and records are read by other users of the host too.
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -3,7 +3,7 @@
 Layout under <root>/<model name>/:
     versions/<version>/model.skops, versions/<version>/card.json   (written once, never changed)
     current.json     the live version, replaced atomically
-    history.jsonl    append-only: deployed, superseded, rolled_back
+    history.jsonl    append-only: deployed, superseded, rolled_back, pruned
 
 A version directory is built under a temporary name and renamed into place, so every directory
 under versions/ is complete; current.json only ever names such a directory.
@@ -187,6 +187,7 @@ class ModelRegistry:
         line = json.dumps(event, sort_keys=True) + "\n"
         fd = os.open(self.history_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            os.fchmod(fd, 0o644)  # readable by other users whatever the umask
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = "\n" + line  # a line cut short by a crash must not swallow this one
@@ -219,6 +220,7 @@ class ModelRegistry:
         self.versions_dir.mkdir(parents=True, exist_ok=True)
         staging = self.versions_dir / f".tmp-{version}-{uuid.uuid4().hex}"
         staging.mkdir()
+        staging.chmod(0o755)  # a serving process running as another user reads it
         write_atomic(staging / MODEL_FILE, model_bytes)
         write_atomic(staging / CARD_FILE, dump_json(card))
         os.rename(staging, self.versions_dir / version)  # the version appears whole or not at all
@@ -381,3 +383,46 @@ class ModelRegistry:
                 card, card["partition"], run_id, "rolled_back", previous, reason=reason
             )
             return DeployResult(version, "rolled_back", previous, version, False)
+
+    def prunable(self, keep: int) -> list[str]:
+        """Versions no one can need once only the last `keep` live versions are kept.
+
+        Never the live version, its `previous` (what "roll back to previous" needs), the last
+        `keep` versions that went live (deployed or rolled back to), or the highest version
+        (numbering continues from it, so a version string is never reused).
+        """
+        versions = self.versions()
+        if keep < 1 or not versions:
+            return []
+        live = self.current() or {}
+        went_live = [
+            e["version"]
+            for e in reversed(self.history())
+            if e.get("event") in ("deployed", "rolled_back") and e.get("version")
+        ]
+        kept = {versions[-1], live.get("version"), live.get("previous")}
+        kept |= set(list(dict.fromkeys(went_live))[:keep])
+        return [v for v in versions if v not in kept]
+
+    def prune(self, keep: int, *, run_id: str = "manual") -> list[str]:
+        """Delete the versions `prunable(keep)` names, each recorded as `pruned` in history."""
+        with self._locked():
+            pruned = self.prunable(keep)
+            for version in pruned:
+                card = self.card(version)
+                # Renamed out of versions/ first: no reader ever sees half a version.
+                doomed = self.versions_dir / f".tmp-pruned-{version}-{uuid.uuid4().hex}"
+                os.rename(self.versions_dir / version, doomed)
+                self._append_history(
+                    {
+                        "event": "pruned",
+                        "version": version,
+                        "partition": card.get("partition"),
+                        "run_id": run_id,
+                        "at": _now(),
+                    }
+                )
+                shutil.rmtree(doomed, ignore_errors=True)
+            if pruned:
+                fsync_dir(self.versions_dir)
+            return pruned

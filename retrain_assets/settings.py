@@ -34,6 +34,7 @@ class Settings:
     holdout_fraction: float
     min_rows_per_day: int
     min_train_rows: int
+    keep_versions: int  # 0: keep every version
 
 
 def dagster_home(env: Mapping[str, str]) -> Path:
@@ -88,6 +89,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         holdout_fraction=_number(env, "RETRAIN_HOLDOUT_FRACTION", "0.2", float, 0.01, 0.9),
         min_rows_per_day=_number(env, "RETRAIN_MIN_ROWS_PER_DAY", "10", int, 1, 10**9),
         min_train_rows=_number(env, "RETRAIN_MIN_TRAIN_ROWS", "50", int, 2, 10**12),
+        keep_versions=_number(env, "RETRAIN_KEEP_VERSIONS", "30", int, 0, 10**6),
     )
 
 

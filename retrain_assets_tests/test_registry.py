@@ -626,3 +626,48 @@ def test_deploy_refuses_a_plan_the_registry_moved_away_from(tmp_path: Path) -> N
     with pytest.raises(RegistryError, match="the registry changed after 2026-03-02 was evaluated"):
         reg.deploy(b"two", make_card(), partition="2026-03-02", run_id="r3", expected=planned)
     assert snapshot(reg.root) == before
+
+
+# ---- retention and permissions ---------------------------------------------------------------
+
+
+def test_prune_keeps_the_live_its_previous_the_last_k_live_and_the_highest(tmp_path: Path) -> None:
+    reg = ModelRegistry(tmp_path, "classifier")
+    for i in range(6):  # 0.1.0 .. 0.1.5 deployed on days 10..15, each made live
+        reg.deploy(f"m{i}".encode(), make_card(), partition=f"2026-03-{10 + i}", run_id=f"r{i}")
+    reg.rollback("0.1.1", run_id="ops", reason="bad 0.1.5")  # live 0.1.1, previous 0.1.5
+    # A backfill of an old day publishes 0.1.6 as superseded: it never went live.
+    assert reg.deploy(b"old", make_card(), partition="2026-03-01", run_id="bf").event == (
+        "superseded"
+    )
+    # Went live, most recent first: 0.1.1 (rollback), 0.1.5, 0.1.4, 0.1.3, ...
+    assert reg.prunable(2) == ["0.1.0", "0.1.2", "0.1.3", "0.1.4"]
+    assert reg.prunable(0) == []  # 0: keep every version
+    before = reg.versions()
+    assert reg.prune(3, run_id="cleanup") == ["0.1.0", "0.1.2", "0.1.3"]
+    assert reg.versions() == ["0.1.1", "0.1.4", "0.1.5", "0.1.6"]
+    assert set(before) - set(reg.versions()) == {"0.1.0", "0.1.2", "0.1.3"}
+    pruned = [e for e in reg.history() if e["event"] == "pruned"]
+    assert [(e["version"], e["partition"], e["run_id"]) for e in pruned] == [
+        ("0.1.0", "2026-03-10", "cleanup"),
+        ("0.1.2", "2026-03-12", "cleanup"),
+        ("0.1.3", "2026-03-13", "cleanup"),
+    ]
+    assert not list(reg.versions_dir.glob(".*"))  # nothing half-deleted left behind
+    # Numbering continues from the highest version ever published: no string is reused.
+    assert reg.deploy(b"new", make_card(), partition="2026-03-20", run_id="r9").version == "0.1.7"
+    assert reg.resolve("previous") == "0.1.1" and reg.load_bytes("0.1.1") == b"m1"
+
+
+def test_published_files_are_readable_by_other_users(tmp_path: Path) -> None:
+    old = os.umask(0o077)  # even under a strict umask
+    try:
+        reg = ModelRegistry(tmp_path, "classifier")
+        reg.deploy(b"model", make_card(), partition="2026-03-05", run_id="r1")
+    finally:
+        os.umask(old)
+    version_dir = reg.versions_dir / "0.1.0"
+    assert version_dir.stat().st_mode & 0o777 == 0o755
+    files = [version_dir / "model.skops", version_dir / "card.json"]
+    for path in (*files, reg.current_path, reg.history_path):
+        assert path.stat().st_mode & 0o777 == 0o644, path

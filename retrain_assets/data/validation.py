@@ -50,7 +50,7 @@ def _first_row(mask: pd.Series) -> int:
     return int(np.flatnonzero(mask.to_numpy())[0]) + 1
 
 
-def _numeric_feature(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
+def numeric_feature(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
     values = frame[column]
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
         converted = values.astype("float64")
@@ -118,7 +118,7 @@ def validate_day(frame: pd.DataFrame, *, source: str, target: str, min_rows: int
     for column in features:
         if frame[column].isna().all():
             raise DataValidationError(f"{source}: column '{column}' is entirely empty (all null)")
-        out[column] = _numeric_feature(frame, column, source)
+        out[column] = numeric_feature(frame, column, source)
     out[target] = _labels(frame[target])
     if TIMESTAMP_COLUMN in frame.columns:
         stamps = pd.to_datetime(frame[TIMESTAMP_COLUMN], errors="coerce", utc=True)

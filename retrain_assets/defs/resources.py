@@ -25,6 +25,7 @@ class RetrainResource(dg.ConfigurableResource):
     holdout_fraction: float = 0.2
     min_rows_per_day: int = 10
     min_train_rows: int = 50
+    keep_versions: int = 30
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RetrainResource":

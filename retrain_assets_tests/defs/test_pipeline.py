@@ -307,3 +307,20 @@ def test_holdout_label_never_seen_in_training_is_handled(make_service) -> None:
     assert evaluation["metrics"]["unseen_labels"] == [2]
     assert evaluation["metrics"]["roc_auc"] is None
     assert materializations(result, "evaluation_metrics")["2026-04-01"]["unseen_labels"] == ["2"]
+
+
+def test_the_registry_keeps_the_last_k_live_versions_as_deploys_go(make_service) -> None:
+    service = make_service(keep_versions=2)
+    result = service.run(days=("2026-03-01", "2026-03-05"))
+    assert result.success
+    registry = service.registry
+    history = registry.history()
+    went_live = [e["version"] for e in history if e["event"] == "deployed"]
+    assert len(went_live) >= 4  # the demo's early March days deploy
+    # The last two live versions stay (the live one and the one before it), nothing else.
+    assert registry.versions() == went_live[-2:]
+    pruned = [e for e in history if e["event"] == "pruned"]
+    assert [e["version"] for e in pruned] == went_live[:-2]
+    assert {e["run_id"] for e in pruned} == {result.run_id}
+    deployed = materializations(result, "deployed_model_version")
+    assert deployed["2026-03-05"]["versions_pruned"] == went_live[-3]

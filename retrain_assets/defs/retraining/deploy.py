@@ -25,6 +25,7 @@ CARD_FIELDS = (
     "estimator",
     "params",
     "features",
+    "target",
     "classes",
     "fit_rows",
     "holdout_rows",
@@ -37,9 +38,15 @@ CARD_FIELDS = (
 
 
 def deploy_day(
-    day: str, candidate: Candidate, verdict: Verdict, registry: ModelRegistry, run_id: str
+    day: str,
+    candidate: Candidate,
+    verdict: Verdict,
+    registry: ModelRegistry,
+    run_id: str,
+    keep_versions: int = 0,
 ) -> tuple[DeployResult, dict[str, Any]]:
-    """Publish a day whose check passed, exactly as its evaluation planned."""
+    """Publish a day whose check passed, exactly as its evaluation planned, then prune the
+    registry to the last `keep_versions` live versions (RETRAIN_KEEP_VERSIONS; 0 keeps all)."""
     gate = verdict.gate
     card = {
         "metrics": verdict.metrics,
@@ -52,6 +59,7 @@ def deploy_day(
     result = registry.deploy(
         candidate.model_bytes, card, partition=day, run_id=run_id, expected=verdict.plan
     )
+    pruned = registry.prune(keep_versions, run_id=run_id) if keep_versions else []
     metadata = {
         "version": result.version,
         "outcome": result.event,
@@ -59,6 +67,7 @@ def deploy_day(
         "previous_live_version": result.previous_live or "none",
         "new_version_created": result.created,
         "accuracy": verdict.metrics["accuracy"],
+        "versions_pruned": ", ".join(pruned) or "none",
         "path": dg.MetadataValue.path(str(registry.versions_dir / result.version)),
     }
     return result, metadata

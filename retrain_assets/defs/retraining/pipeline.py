@@ -201,7 +201,9 @@ class DayRunner:
                 return
 
             stage = deployed_model_version.key.to_user_string()
-            result, metadata = deploy_day(day, candidate, verdict, self.registry, self.run_id)
+            result, metadata = deploy_day(
+                day, candidate, verdict, self.registry, self.run_id, self.retrain.keep_versions
+            )
             if result.event == "deployed":
                 self.tracker.deployed(result.version, candidate)
             yield dg.AssetMaterialization(

@@ -115,6 +115,7 @@ def train(
     info = {
         **describe(model),
         "partition": day,
+        "target": target,
         "days_missing": window.days_missing,
         "sha256": sha256(model_bytes),
         "code_version": code_version(),

@@ -1,4 +1,4 @@
-"""The retrain-assets console script: its arguments and its errors, without a webserver."""
+"""retrain-assets backfill: its arguments and its errors, without a webserver."""
 
 import pytest
 

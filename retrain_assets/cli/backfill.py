@@ -1,4 +1,4 @@
-"""The `retrain-assets` console script: launch a backfill of retrain_job through the daemon.
+"""`retrain-assets backfill`: launch a backfill of retrain_job through the daemon.
 
     retrain-assets backfill --from 2026-02-01 --to 2026-02-28 [--url http://127.0.0.1:3000]
 
@@ -11,15 +11,14 @@ page shows every day's status and the backfill's real end state.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-import os
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from typing import Any
+
+from retrain_assets.cli.errors import CliError
 
 LOCATION = "retrain_assets"
 PARTITION_SET = "retrain_job_partition_set"
@@ -35,10 +34,6 @@ mutation($params: LaunchBackfillParams!) {
   }
 }
 """
-
-
-class CliError(RuntimeError):
-    """What went wrong, in one line a user can act on."""
 
 
 def days(first: str, last: str) -> list[str]:
@@ -85,33 +80,3 @@ def launch_backfill(url: str, partitions: Sequence[str], title: str | None = Non
         detail = outcome.get("message") or outcome["__typename"]
         raise CliError(f"the backfill was not launched: {detail.strip().splitlines()[0]}")
     return outcome["backfillId"]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="retrain-assets", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    backfill = commands.add_parser("backfill", help="backfill retrain_job through the daemon")
-    backfill.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
-    backfill.add_argument("--to", dest="last", required=True, help="last day, YYYY-MM-DD")
-    backfill.add_argument(
-        "--url",
-        default=os.environ.get("DAGSTER_WEBSERVER_URL") or "http://127.0.0.1:3000",
-        help="the Dagster webserver (default: DAGSTER_WEBSERVER_URL or http://127.0.0.1:3000)",
-    )
-    backfill.add_argument("--title", help="a title shown on the backfill page")
-    args = parser.parse_args(argv)
-    try:
-        partitions = days(args.first, args.last)
-        backfill_id = launch_backfill(args.url, partitions, args.title)
-    except CliError as exc:
-        print(f"retrain-assets: {exc}", file=sys.stderr)
-        return 2
-    print(
-        f"backfill {backfill_id}: {len(partitions)} day(s) {partitions[0]}..{partitions[-1]}; "
-        f"follow it at {args.url.rstrip('/')}/runs/b/{backfill_id}"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

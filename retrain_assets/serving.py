@@ -1,0 +1,118 @@
+"""Use a published model: load a version (checksum verified, trusted types only) and predict,
+matching features by name.
+
+    from retrain_assets.serving import load_model
+    model = load_model()                      # the live version of RETRAIN_MODEL_NAME
+    model = load_model("0.1.3", registry_dir="/srv/registry", model_name="churn")
+    labels = model.predict(frame_or_csv_or_parquet_path)
+    scores = model.predict_proba(frame)       # one column per class
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from retrain_assets.data.validation import TIMESTAMP_COLUMN, numeric_feature, read_table
+from retrain_assets.ml.model_file import model_from_bytes
+from retrain_assets.registry import ModelRegistry, RegistryError
+from retrain_assets.settings import settings
+
+LIVE = "live"
+
+
+class FeatureMismatchError(ValueError):
+    """The rows to score do not carry the model's features (missing or unknown columns)."""
+
+
+@dataclass(frozen=True)
+class PublishedModel:
+    """A registry version ready to score rows; `card` is its card.json."""
+
+    version: str
+    card: dict[str, Any]
+    pipeline: Pipeline
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.card["features"])
+
+    @property
+    def classes(self) -> list[Any]:
+        return list(self.card.get("classes") or self.pipeline.classes_)
+
+    def matrix(self, data: pd.DataFrame | str | Path, source: str | None = None) -> np.ndarray:
+        """The model's features from `data`, in the model's order, as numbers.
+
+        The label column and `timestamp` may be present (a labelled file scores as is); any
+        other column the model was not trained on, or a missing one, is an error: a column
+        renamed upstream must not be scored as something else.
+        """
+        if not isinstance(data, pd.DataFrame):
+            source = source or str(data)
+            data = read_table(Path(data))
+        source = source or "the rows to score"
+        columns = [str(c) for c in data.columns]
+        duplicated = sorted({c for c in columns if columns.count(c) > 1})
+        if duplicated:
+            raise FeatureMismatchError(f"{source}: duplicate column(s) {duplicated}")
+        ignored = {self.card.get("target"), TIMESTAMP_COLUMN} - {None}
+        missing = [f for f in self.features if f not in columns]
+        unknown = [c for c in columns if c not in self.features and c not in ignored]
+        if missing or unknown:
+            parts = [f"missing {missing}"] if missing else []
+            parts += [f"not features of the model {unknown}"] if unknown else []
+            raise FeatureMismatchError(
+                f"{source}: {'; '.join(parts)}; {self.card.get('model', 'the model')} "
+                f"{self.version} expects exactly {self.features}"
+            )
+        data = data.set_axis(columns, axis=1)
+        return np.column_stack([numeric_feature(data, f, source) for f in self.features])
+
+    def predict(self, data: pd.DataFrame | str | Path) -> pd.Series:
+        """The predicted class of each row (index kept when `data` is a frame)."""
+        index = data.index if isinstance(data, pd.DataFrame) else None
+        return pd.Series(self.pipeline.predict(self.matrix(data)), index=index, name="prediction")
+
+    def predict_proba(self, data: pd.DataFrame | str | Path) -> pd.DataFrame:
+        """Each class's probability per row, one column per class."""
+        index = data.index if isinstance(data, pd.DataFrame) else None
+        scores = self.pipeline.predict_proba(self.matrix(data))
+        return pd.DataFrame(scores, index=index, columns=[str(c) for c in self.pipeline.classes_])
+
+
+def open_registry(registry_dir: str | Path | None = None, model_name: str | None = None):
+    """The registry the service writes to (RETRAIN_REGISTRY_DIR, RETRAIN_MODEL_NAME) unless
+    given explicitly."""
+    if registry_dir is None or model_name is None:
+        configured = settings()
+        registry_dir = configured.registry_dir if registry_dir is None else registry_dir
+        model_name = configured.model_name if model_name is None else model_name
+    return ModelRegistry(Path(registry_dir), model_name)
+
+
+def load_model(
+    version: str = LIVE,
+    *,
+    registry_dir: str | Path | None = None,
+    model_name: str | None = None,
+) -> PublishedModel:
+    """A version ("live", "previous" or a version string), checksum verified, trusted types
+    only."""
+    return load_from(open_registry(registry_dir, model_name), version)
+
+
+def load_from(registry: ModelRegistry, version: str = LIVE) -> PublishedModel:
+    if version == LIVE:
+        live = registry.current()
+        if live is None:
+            raise RegistryError(f"{registry.model_name}: no version is live yet in {registry.root}")
+        version = live["version"]
+    version = registry.resolve(version)
+    data = registry.load_bytes(version)  # raises if the file fails its checksum
+    return PublishedModel(version, registry.card(version), model_from_bytes(data))
