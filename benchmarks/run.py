@@ -224,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
                     root / "dev",
                     *(sizes[w] if w in selected else None for w in DEV_WORKLOADS),
                     module=args.module,
+                    # The size's interval whichever workloads run: history_upload's wait for
+                    # the sensor's tick is part of what it measures.
+                    sensor_interval_s=sizes["sensor_latency"].interval_s,
                 )
             )
     finally:

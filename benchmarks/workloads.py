@@ -30,7 +30,13 @@ from retrain_assets_tests import proc_helpers as ph
 REPO = Path(__file__).resolve().parents[1]
 START_DATE = "2026-01-01"  # RETRAIN_START_DATE of single_run and scale (fixed days, past)
 LOCATION = "retrain_assets"
-ASSETS = ["raw_dataset", "trained_model", "evaluation_metrics", "deployed_model_version"]
+ASSETS = [
+    "raw_dataset",
+    "live_model_metrics",
+    "trained_model",
+    "evaluation_metrics",
+    "deployed_model_version",
+]
 # Every measured process runs single-threaded: on two cores shared with other work, OpenMP
 # (HistGradientBoosting) swung identical runs between 30 s and 180 s. Same for both sides.
 THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -552,6 +558,7 @@ def dev_workloads(
     history: BackfillSize | None,
     fill: BackfillSize | None,
     module: str | None = None,
+    sensor_interval_s: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """sensor_latency first (an idle instance), then a history upload of the days after its
     days, then a UI backfill of the days after those. All share one `dagster dev` (starting it
@@ -567,8 +574,8 @@ def dev_workloads(
     history_days = all_days[counts[0] : counts[0] + counts[1]]
     fill_days = all_days[counts[0] + counts[1] :]
     extra = {}
-    if sensor is not None and sensor.interval_s is not None:
-        extra["RETRAIN_SENSOR_INTERVAL_SECONDS"] = str(sensor.interval_s)
+    if sensor_interval_s is not None:
+        extra["RETRAIN_SENSOR_INTERVAL_SECONDS"] = str(sensor_interval_s)
     out: dict[str, dict[str, Any]] = {}
     window = (fill or history).window if (fill or history) else 14
     started = time.perf_counter()

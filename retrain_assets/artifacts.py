@@ -37,6 +37,8 @@ class DayRecord:
     # key again means the same decision, so a re-run repeats it instead of deciding anew.
     decision_key: str | None = None
     repeated: bool = False  # True when this run repeated an earlier run's decision
+    # The watch's line when the live model fell below the threshold on the day's rows.
+    alert: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

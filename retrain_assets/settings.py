@@ -35,6 +35,7 @@ class Settings:
     min_rows_per_day: int
     min_train_rows: int
     keep_versions: int  # 0: keep every version
+    auto_rollback: bool
 
 
 def dagster_home(env: Mapping[str, str]) -> Path:
@@ -56,6 +57,13 @@ def _number(env: Mapping[str, str], name: str, default: str, kind: type, lo: flo
     if not lo <= value <= hi:
         raise SettingsError(f"{name}={raw!r} must be between {lo} and {hi}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: str) -> bool:
+    raw = _get(env, name, default).lower()
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"{name}={raw!r} must be true or false")
+    return raw in ("true", "1", "yes")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +98,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         min_rows_per_day=_number(env, "RETRAIN_MIN_ROWS_PER_DAY", "10", int, 1, 10**9),
         min_train_rows=_number(env, "RETRAIN_MIN_TRAIN_ROWS", "50", int, 2, 10**12),
         keep_versions=_number(env, "RETRAIN_KEEP_VERSIONS", "30", int, 0, 10**6),
+        auto_rollback=_flag(env, "RETRAIN_AUTO_ROLLBACK", "false"),
     )
 
 

@@ -26,6 +26,7 @@ class RetrainResource(dg.ConfigurableResource):
     min_rows_per_day: int = 10
     min_train_rows: int = 50
     keep_versions: int = 30
+    auto_rollback: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RetrainResource":

@@ -5,10 +5,16 @@ from dagster._core.definitions.dependency import NodeHandle
 
 from retrain_assets.definitions import defs
 
-ASSETS = ["raw_dataset", "trained_model", "evaluation_metrics", "deployed_model_version"]
+ASSETS = [
+    "raw_dataset",
+    "live_model_metrics",
+    "trained_model",
+    "evaluation_metrics",
+    "deployed_model_version",
+]
 
 
-def test_four_assets_in_group_retraining_with_descriptions_and_kinds() -> None:
+def test_five_assets_in_group_retraining_with_descriptions_and_kinds() -> None:
     graph = defs.resolve_asset_graph()
     for name in ASSETS:
         node = graph.get(dg.AssetKey(name))
@@ -17,10 +23,11 @@ def test_four_assets_in_group_retraining_with_descriptions_and_kinds() -> None:
         assert node.kinds, name
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
         assert node.partitions_def.start.date().isoformat() == "2026-01-01"
-    # Lineage: each asset depends on the previous one, day to day.
+    # Lineage: the four of the contract in a chain, the watch beside it, day to day.
     parents = {n: {k.path[-1] for k in graph.get(dg.AssetKey(n)).parent_keys} for n in ASSETS}
     assert parents == {
         "raw_dataset": set(),
+        "live_model_metrics": {"raw_dataset"},  # the watch: the day's rows, the live model
         "trained_model": {"raw_dataset"},
         "evaluation_metrics": {"trained_model"},
         "deployed_model_version": {"evaluation_metrics"},

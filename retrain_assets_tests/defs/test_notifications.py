@@ -15,6 +15,7 @@ from retrain_assets.defs.notifications.messages import (
     blocked_message,
     deployed_message,
     failed_message,
+    with_alert,
 )
 from retrain_assets.defs.resources import TelegramResource
 from retrain_assets.telegram import MAX_MESSAGE_CHARS
@@ -94,7 +95,12 @@ def test_blocked_message_reads_as_blocked_not_as_a_crash(
     payloads = sent(ok_server)
     assert len(payloads) == 1
     accuracy = service.store.read_evaluation("2026-03-02")["gate"]["accuracy"]
+    # At that threshold the live model falls short on the day's fresh rows too: the watch's
+    # alert comes first, then the verdict.
+    alert = service.store.read_outcome("2026-03-02").alert
+    assert alert.startswith("live model 0.1.0 scored ") and "below the threshold 0.9990" in alert
     assert payloads[0]["text"] == (
+        f"⚠️ {alert}\n"
         "⛔ <b>classifier</b> not deployed for 2026-03-02: blocked by the gate\n"
         f"accuracy {accuracy:.4f} &lt; threshold 0.9990\n"
         "Live version stays 0.1.0\n"
@@ -257,3 +263,18 @@ def test_message_functions_escape_and_truncate() -> None:
     assert text.splitlines()[1] == "Deployed 11, blocked 11, failed 11"
     assert text.count("(+1 more)") == 2  # ten days listed, the rest counted
 
+
+def test_an_alert_travels_alone_or_in_front_and_batches_count_it() -> None:
+    alert = "live model 0.1.4 scored 0.7000 on 2026-03-05's 300 labelled row(s) <below>"
+    alone = with_alert(None, model="m", alert=alert, link=None)
+    assert alone == f"⚠️ <b>m</b>: {alert.replace('<below>', '&lt;below&gt;')}"
+    assert with_alert("✅ body", model="m", alert=None, link=None) == "✅ body"
+    assert with_alert("✅ body", model="m", alert="x", link=None) == "⚠️ x\n✅ body"
+    records = [
+        DayRecord(f"2026-03-0{d}", "r", "deployed", "s", "ok", alert=f"a{d}" if d > 3 else None)
+        for d in range(1, 9)
+    ]
+    text = batch_message(model="m", days=[r.day for r in records], records=records,
+                         live_version="0.1.8", link=None)  # fmt: skip
+    assert "Live model below the threshold on fresh rows on 5 days:\n  a4\n  a5\n  a6\n" in text
+    assert "(+2 more)" in text

@@ -1,4 +1,4 @@
-"""retrain_job: the four assets and their check, daily-partitioned, in process."""
+"""retrain_job: the retraining group (the five assets and the check), daily-partitioned, in process."""
 
 import dagster as dg
 
@@ -16,11 +16,12 @@ DAILY_RUN_TAGS = {"dagster/max_runtime": "3600"}
 
 retrain_job = dg.define_asset_job(
     name="retrain_job",
-    selection=dg.AssetSelection.groups(GROUP),  # the four assets and their check
+    selection=dg.AssetSelection.groups(GROUP),  # the five assets and the check
     partitions_def=daily_partitions,
     # In-process: the multiprocess executor spends seconds per run starting processes, far
     # more than a day's work here. Definitions sets the same default for every other job.
     executor_def=dg.in_process_executor,
     tags=LANE_TAG,
-    description="Ingest, train, evaluate, gate and deploy one day, or a range of days in order.",
+    description="Ingest, watch the live model, train, evaluate, gate and deploy one day, or a "
+    "range of days in order.",
 )

@@ -15,6 +15,7 @@ from retrain_assets.defs.notifications.messages import (
     blocked_message,
     deployed_message,
     failed_message,
+    with_alert,
 )
 from retrain_assets.defs.partitions import days_between
 from retrain_assets.defs.resources import TelegramResource
@@ -67,13 +68,24 @@ def _send(context: dg.HookContext, text: str | None) -> None:
 
 
 def _day_message(context: dg.HookContext, record: DayRecord) -> str | None:
-    """The message for a one-day run, or None when the live model did not change."""
+    """The message for a one-day run: the outcome's, with the watch's alert in front."""
+    if record.repeated:  # decided, and announced, by an earlier run
+        context.log.info(f"{record.day}: {record.reason}: no Telegram message")
+        return None
+    retrain = context.resources.retrain
+    return with_alert(
+        _outcome_message(context, record),
+        model=retrain.model_name,
+        alert=record.alert,
+        link=context.resources.telegram.run_link(context.run_id),
+    )
+
+
+def _outcome_message(context: dg.HookContext, record: DayRecord) -> str | None:
+    """The message for a day's outcome, or None when the live model did not change."""
     retrain, telegram = context.resources.retrain, context.resources.telegram
     registry, link = retrain.registry(), telegram.run_link(context.run_id)
     live = (registry.current() or {}).get("version")
-    if record.repeated:
-        context.log.info(f"{record.day}: {record.reason}: no Telegram message")
-        return None
     if record.outcome == "failed":
         return failed_message(
             model=retrain.model_name,

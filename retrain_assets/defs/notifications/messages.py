@@ -90,6 +90,22 @@ def failed_message(*, model: str, asset: str, error: str, link: str | None) -> s
     )
 
 
+def alert_message(*, model: str, alert: str, link: str | None) -> str:
+    """The live model fell below the threshold on a fresh day (and, opt-in, was rolled back)."""
+    return truncate_html(f"⚠️ <b>{_e(model)}</b>: {_e(alert[:1000])}" + _link(link))
+
+
+def with_alert(
+    message: str | None, *, model: str, alert: str | None, link: str | None
+) -> str | None:
+    """A day's message with the watch's alert in front, or the alert alone."""
+    if not alert:
+        return message
+    if message is None:
+        return alert_message(model=model, alert=alert, link=link)
+    return truncate_html(f"⚠️ {_e(alert[:1000])}\n" + message)
+
+
 def _days(n: int) -> str:
     return f"{n} day" if n == 1 else f"{n} days"
 
@@ -125,5 +141,12 @@ def batch_message(
         lines.append("Blocked by the gate: " + _listed(blocked, with_reason=False))
     if failed:
         lines.append("Failed:" + _listed(failed, with_reason=True))
+    alerts = [r for r in records if r.alert]
+    if alerts:
+        lines.append(
+            f"⚠️ Live model below the threshold on fresh rows on {_days(len(alerts))}:"
+            + "".join(f"\n  {_e(r.alert[:300])}" for r in alerts[:3])
+            + (f"\n  (+{len(alerts) - 3} more)" if len(alerts) > 3 else "")
+        )
     lines.append(f"Live version: {_e(live_version or 'none')}")
     return truncate_html("\n".join(lines) + _link(link))

@@ -59,7 +59,9 @@ def deploy_day(
     result = registry.deploy(
         candidate.model_bytes, card, partition=day, run_id=run_id, expected=verdict.plan
     )
-    pruned = registry.prune(keep_versions, run_id=run_id) if keep_versions else []
+    # Retention acts when the live set changes; a backfill's superseded versions wait for it.
+    moved = result.event == "deployed" and keep_versions
+    pruned = registry.prune(keep_versions, run_id=run_id) if moved else []
     metadata = {
         "version": result.version,
         "outcome": result.event,

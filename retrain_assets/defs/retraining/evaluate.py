@@ -11,7 +11,7 @@ from retrain_assets.defs.retraining.ingest import GROUP
 from retrain_assets.defs.retraining.train import Candidate, trained_model
 from retrain_assets.ml.gate import LiveModel, Verdict, judge
 from retrain_assets.ml.model_file import model_from_bytes
-from retrain_assets.registry import ModelRegistry, RegistrySnapshot
+from retrain_assets.registry import ModelRegistry
 
 evaluation_metrics = dg.AssetSpec(
     "evaluation_metrics",
@@ -41,9 +41,9 @@ class LiveTracker:
         self.registry = registry
         self.live: LiveModel | None = None
 
-    def current(self, snapshot: RegistrySnapshot) -> tuple[LiveModel | None, str | None]:
-        """The live model, or None and why it cannot judge (damaged or unloadable file)."""
-        version = snapshot.live_version
+    def current(self, version: str | None) -> tuple[LiveModel | None, str | None]:
+        """The live `version` loaded, or None and why it cannot judge (damaged or unloadable
+        file)."""
         if version is None:
             self.live = None
         elif self.live is None or self.live.version != version:
@@ -56,8 +56,9 @@ class LiveTracker:
             self.live = LiveModel(version, card, pipeline)
         return self.live, None
 
-    def deployed(self, version: str, candidate: Candidate) -> None:
-        self.live = LiveModel(version, candidate.info, candidate.model.pipeline)
+    def deployed(self, version: str, candidate: Candidate, metrics: dict[str, Any]) -> None:
+        card = {**candidate.info, "metrics": metrics}  # as the registry's card has them
+        self.live = LiveModel(version, card, candidate.model.pipeline)
 
 
 def evaluate_day(
@@ -74,7 +75,7 @@ def evaluate_day(
 ) -> Verdict:
     """Judge the day's candidate against the registry as the day before left it."""
     snapshot = registry.snapshot()
-    live, problem = tracker.current(snapshot)
+    live, problem = tracker.current(snapshot.live_version)
     verdict = judge(
         day,
         candidate.model.pipeline,

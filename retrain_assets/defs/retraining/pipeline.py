@@ -1,8 +1,9 @@
-"""The retraining op: the four assets and the gate, computed day by day, oldest first.
+"""The retraining op: the five assets and the gate, computed day by day, oldest first.
 
 One op, so every launch path (schedule, sensor, UI Materialize or backfill, CLI, a range run, a
-batch of any size) runs the same loop: day D is ingested, trained, evaluated against the model
-live after day D-1, checked, and deployed before day D+1 starts. A day that fails or is skipped
+batch of any size) runs the same loop: day D is ingested, the model live after day D-1 is scored
+on D's rows (watch.py), then D is trained, evaluated against the model live at that point,
+checked, and deployed before day D+1 starts. A day that fails or is skipped
 ends alone; the run then fails naming the failed days. Each day's outcome is one of
 artifacts.OUTCOMES, recorded in storage, in the run's tags, in the assets' metadata and in the
 Telegram message. In a run that fails, Dagster marks every planned partition the run did not
@@ -16,7 +17,7 @@ from typing import Any
 
 import dagster as dg
 
-from retrain_assets.artifacts import DayRecord
+from retrain_assets.artifacts import DECIDED, DayRecord
 from retrain_assets.data.validation import NoDataError
 from retrain_assets.defs.partitions import BACKFILL_POLICY, daily_partitions
 from retrain_assets.defs.resources import RetrainResource
@@ -32,6 +33,7 @@ from retrain_assets.defs.retraining.evaluate import (
 )
 from retrain_assets.defs.retraining.ingest import ingest, raw_dataset
 from retrain_assets.defs.retraining.train import TrainingChoice, train, trained_model
+from retrain_assets.defs.retraining.watch import live_model_metrics, watch_day, watch_metadata
 from retrain_assets.ml.fit import DEFAULT_ESTIMATOR
 from retrain_assets.ml.window import InsufficientDataError
 from retrain_assets.text import first_line
@@ -97,6 +99,7 @@ class DayRunner:
         )
         self.records: list[DayRecord] = []
         self.index = 0
+        self.alert: str | None = None  # the current day's watch alert
 
     def log(self, day: str, text: str) -> None:
         total = len(self.days)
@@ -114,7 +117,18 @@ class DayRunner:
         repeated: bool = False,
     ) -> Iterator[dg.AssetObservation]:
         record = self.store.write_outcome(
-            DayRecord(day, self.run_id, outcome, stage, reason, version, "", decision_key, repeated)
+            DayRecord(
+                day,
+                self.run_id,
+                outcome,
+                stage,
+                reason,
+                version,
+                "",
+                decision_key,
+                repeated,
+                self.alert,
+            )
         )
         self.records.append(record)
         text = f"{outcome} at {stage}: {reason}"
@@ -132,12 +146,41 @@ class DayRunner:
                 metadata={"outcome": outcome, "stage": stage, "reason": reason},
             )
 
+    def watch(self, day: str, frame: Any) -> Iterator[Any]:
+        """The live model on the day's rows, before the day's own candidate can replace it."""
+        earlier = self.store.read_outcome(day)
+        # A day already decided is not acted on again: a re-run never moves the registry.
+        decided = earlier is not None and earlier.outcome in DECIDED
+        seen = watch_day(
+            day,
+            frame,
+            registry=self.registry,
+            tracker=self.tracker,
+            target=self.retrain.target_column,
+            threshold=self.threshold,
+            max_regression=self.max_regression,
+            auto_rollback=self.retrain.auto_rollback and not decided,
+            run_id=self.run_id,
+        )
+        metadata = watch_metadata(seen)
+        if metadata is not None:
+            yield dg.AssetMaterialization(live_model_metrics.key, partition=day, metadata=metadata)
+        self.alert = seen.alert
+        if self.alert:
+            self.context.log.warning(f"{day}: {self.alert}")
+        else:
+            self.log(day, seen.score.note)
+
     def run_day(self, day: str) -> Iterator[Any]:
         stage = raw_dataset.key.to_user_string()
+        self.alert = None
         try:
             frame, metadata = ingest(day, self.source, self.store, self.retrain.target_column)
             yield dg.AssetMaterialization(raw_dataset.key, partition=day, metadata=metadata)
             self.log(day, f"{len(frame)} rows from {metadata['source']}")
+
+            stage = live_model_metrics.key.to_user_string()
+            yield from self.watch(day, frame)
 
             stage = trained_model.key.to_user_string()
             frames = {day: frame}
@@ -205,7 +248,7 @@ class DayRunner:
                 day, candidate, verdict, self.registry, self.run_id, self.retrain.keep_versions
             )
             if result.event == "deployed":
-                self.tracker.deployed(result.version, candidate)
+                self.tracker.deployed(result.version, candidate, verdict.metrics)
             yield dg.AssetMaterialization(
                 deployed_model_version.key, partition=day, metadata=metadata
             )
@@ -241,7 +284,13 @@ class DayRunner:
 
 @dg.multi_asset(
     name=OP_NAME,
-    specs=[raw_dataset, trained_model, evaluation_metrics, deployed_model_version],
+    specs=[
+        raw_dataset,
+        live_model_metrics,
+        trained_model,
+        evaluation_metrics,
+        deployed_model_version,
+    ],
     check_specs=[accuracy_above_threshold],
     partitions_def=daily_partitions,
     backfill_policy=BACKFILL_POLICY,

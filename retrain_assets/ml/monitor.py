@@ -1,0 +1,182 @@
+"""Watching the live model: its accuracy on each new day's labelled rows, the day it served,
+which earlier version, if any, does clearly better on the same rows, and the automatic
+rollback to it.
+
+No Dagster here. "Fresh" means the model never trained on the day: its training data ends
+before the day (a backfill of an old day scored by a model trained on later data says nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from retrain_assets.ml.gate import LiveModel
+from retrain_assets.ml.metrics import evaluate
+from retrain_assets.ml.model_file import model_from_bytes
+from retrain_assets.registry import ModelRegistry
+from retrain_assets.text import first_line
+
+# How many earlier live versions an automatic rollback considers, most recent first.
+ROLLBACK_CANDIDATES = 3
+
+
+@dataclass(frozen=True)
+class LiveScore:
+    """The live model on one day's rows: metrics, or why it could not be scored."""
+
+    day: str
+    version: str | None
+    metrics: dict[str, Any] | None  # None when not scored
+    note: str
+    threshold: float
+    holdout_accuracy: float | None  # what the version promised on its own holdout
+
+    @property
+    def accuracy(self) -> float | None:
+        return None if self.metrics is None else self.metrics["accuracy"]
+
+    @property
+    def below_threshold(self) -> bool:
+        return self.accuracy is not None and self.accuracy < self.threshold
+
+
+def fresh_for(model: LiveModel, day: str, columns: Iterable[str]) -> str | None:
+    """None if `model` can be scored on `day`'s rows, else why not."""
+    features = list(model.card.get("features", []))
+    missing = [f for f in features if f not in set(columns)]
+    if missing:
+        return f"{model.version} uses features this day lacks: {missing}"
+    fit_end = model.card.get("fit_end_day") or ""
+    if not fit_end or not fit_end < day:
+        return f"{model.version} was trained on data up to {fit_end or '?'}: not fresh for {day}"
+    return None
+
+
+def score_live(
+    day: str, live: LiveModel | None, rows: pd.DataFrame, target: str, threshold: float
+) -> LiveScore:
+    """The live model's metrics on the day's rows, when it is fresh for them."""
+    if live is None:
+        return LiveScore(day, None, None, "no live model", threshold, None)
+    promised = (live.card.get("metrics") or {}).get("accuracy")
+    why_not = fresh_for(live, day, rows.columns)
+    if why_not:
+        return LiveScore(day, live.version, None, why_not, threshold, promised)
+    try:
+        metrics = evaluate(live.pipeline, rows, live.card["features"], target)
+    except Exception as exc:  # e.g. labels that changed type: say so, never stall the day
+        note = f"{live.version} could not be scored on {day}: {first_line(exc)}"
+        return LiveScore(day, live.version, None, note, threshold, promised)
+    verdict = "below" if metrics["accuracy"] < threshold else "at or above"
+    note = (
+        f"live {live.version} scored {metrics['accuracy']:.4f} on {len(rows)} row(s) of {day}, "
+        f"{verdict} the threshold {threshold:.4f}"
+    )
+    return LiveScore(day, live.version, metrics, note, threshold, promised)
+
+
+def better_version(
+    score: LiveScore,
+    earlier: Iterable[LiveModel],
+    rows: pd.DataFrame,
+    target: str,
+    margin: float,
+) -> tuple[LiveModel, float] | None:
+    """The first earlier version (most recent first) that is fresh for the day, reaches the
+    threshold and beats the live model by at least `margin` on the same rows; else None."""
+    if not score.below_threshold or score.accuracy is None:
+        return None
+    for model in earlier:
+        if fresh_for(model, score.day, rows.columns):
+            continue
+        try:
+            accuracy = evaluate(model.pipeline, rows, model.card["features"], target)["accuracy"]
+        except Exception:  # not comparable on these rows: not a rollback target
+            continue
+        if accuracy >= score.threshold and accuracy >= score.accuracy + margin:
+            return model, accuracy
+    return None
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What the watch saw on one day, and what it did."""
+
+    score: LiveScore
+    rolled_back_to: LiveModel | None = None  # now live, if the watch rolled back
+    rollback_accuracy: float | None = None
+
+    @property
+    def alert(self) -> str | None:
+        """The line Telegram carries when the live model fell below the threshold."""
+        if not self.score.below_threshold:
+            return None
+        promised = self.score.holdout_accuracy
+        line = (
+            f"live model {self.score.version} scored {self.score.accuracy:.4f} on "
+            f"{self.score.day}'s {self.score.metrics['n_holdout']} labelled row(s), below the "
+            f"threshold {self.score.threshold:.4f}"
+            + (f" (its holdout accuracy: {promised:.4f})" if promised is not None else "")
+        )
+        if self.rolled_back_to:
+            line += (
+                f"; rolled back to {self.rolled_back_to.version}, which scores "
+                f"{self.rollback_accuracy:.4f} on the same rows"
+            )
+        return line
+
+
+def earlier_live(registry: ModelRegistry, live_version: str) -> list[LiveModel]:
+    """The versions live before `live_version`, most recent first, that load and verify."""
+    seen: list[str] = []
+    for event in reversed(registry.history()):
+        version = event.get("version")
+        if event.get("event") in ("deployed", "rolled_back") and version not in (
+            live_version,
+            *seen,
+        ):
+            seen.append(version)
+    models = []
+    for version in seen:
+        if len(models) == ROLLBACK_CANDIDATES:
+            break
+        try:
+            pipeline = model_from_bytes(registry.load_bytes(version))
+        except Exception:  # pruned or damaged: not a rollback target
+            continue
+        models.append(LiveModel(version, registry.card(version), pipeline))
+    return models
+
+
+def watch(
+    day: str,
+    rows: pd.DataFrame,
+    live: LiveModel | None,
+    *,
+    registry: ModelRegistry,
+    target: str,
+    threshold: float,
+    max_regression: float,
+    auto_rollback: bool,
+    run_id: str,
+) -> Watch:
+    """Score the live model on the day's rows; with auto_rollback, make a clearly better earlier
+    version live (recorded as rolled_back with the numbers as the reason)."""
+    score = score_live(day, live, rows, target, threshold)
+    if not (auto_rollback and score.below_threshold and live is not None):
+        return Watch(score)
+    earlier = earlier_live(registry, live.version)
+    better = better_version(score, earlier, rows, target, max_regression)
+    if better is None:
+        return Watch(score)
+    model, accuracy = better
+    reason = (
+        f"automatic: live {live.version} scored {score.accuracy:.4f} on {day}, below "
+        f"{threshold:.4f}; {model.version} scores {accuracy:.4f} on the same rows"
+    )
+    registry.rollback(model.version, run_id=run_id, reason=reason)
+    return Watch(score, model, accuracy)
