@@ -1,4 +1,4 @@
-"""retrain_job: the retraining group (the five assets and the check), daily-partitioned, in process."""
+"""retrain_job: the five assets and the check, daily-partitioned, in process."""
 
 import dagster as dg
 
