@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +37,6 @@ _MAX_DETAIL_CHARS = 300
 _MIN_SECRET_PART_CHARS = 8
 
 _log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -228,14 +228,32 @@ class TelegramClient:
     def _attempt(self, payload: dict[str, Any], remaining: float) -> _Attempt:
         # Shrink the timeouts so that a single slow request cannot overrun the whole budget.
         timeout = (min(self._connect_timeout_s, remaining), min(self._read_timeout_s, remaining))
+        outcome: dict[str, Any] = {}
+
+        def post() -> None:
+            try:
+                outcome["response"] = self._session.post(
+                    self._url,
+                    json=payload,
+                    timeout=timeout,
+                    # The Bot API never redirects; following one would turn the POST into a GET.
+                    allow_redirects=False,
+                )
+            except BaseException as exc:  # handed to the caller's thread below
+                outcome["error"] = exc
+
+        # The read timeout bounds each wait for a byte, not the whole reply: a server that
+        # trickles its body would hold a request for as long as it likes. The request runs in
+        # a daemon thread the budget waits for; a reply still arriving is abandoned (the thread
+        # ends with its socket, and never keeps the process alive).
+        worker = threading.Thread(target=post, name="telegram-sendMessage", daemon=True)
+        worker.start()
+        worker.join(remaining)
+        if worker.is_alive():
+            return _Attempt(False, False, None, "timeout: the reply did not complete in time")
         try:
-            response = self._session.post(
-                self._url,
-                json=payload,
-                timeout=timeout,
-                # The Bot API never redirects; following one would turn the POST into a GET.
-                allow_redirects=False,
-            )
+            if "error" in outcome:
+                raise outcome["error"]
         except requests.Timeout as exc:  # before ConnectionError: ConnectTimeout is both
             return _Attempt(False, True, None, self._describe_exception("timeout", exc))
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
@@ -243,7 +261,7 @@ class TelegramClient:
         except requests.RequestException as exc:
             # Invalid URL, missing schema and the like: retrying cannot help.
             return _Attempt(False, False, None, self._describe_exception("request error", exc))
-        return self._interpret(response)
+        return self._interpret(outcome["response"])
 
     def _describe_exception(self, label: str, exc: BaseException) -> str:
         # requests wraps urllib3's MaxRetryError, whose text repeats the URL; its `reason`

@@ -637,3 +637,52 @@ def test_send_message_truncates_long_html(httpserver: HTTPServer) -> None:
     prefix = kept_prefix(sent)
     assert text.startswith(prefix)
     assert len(prefix) > MAX_MESSAGE_CHARS - 200  # it keeps as much as fits
+
+
+@pytest.fixture
+def trickling_server() -> Iterator[str]:
+    """Answers 200 with its headers at once, then its body one byte every 0.2 s: each byte
+    arrives well within any read timeout, so only a budget on the whole reply stops it."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                body = b'{"ok": true, "result": {}}' + b" " * 200
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(body))  # fmt: skip
+                for byte in body:
+                    if stop.wait(0.2):
+                        break
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:
+                        break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+
+
+def test_a_trickling_reply_cannot_outlast_the_budget(trickling_server: str) -> None:
+    budget = 1.5
+    client = make_client(trickling_server, read_timeout_s=1.0, budget_s=budget)
+    started = time.monotonic()
+    result = client.send_message("hello")
+    elapsed = time.monotonic() - started
+    assert result.delivered is False
+    assert "did not complete in time" in result.detail
+    assert elapsed < budget + 1.0  # the body alone would take 45 s
+    assert_result_clean(result)
