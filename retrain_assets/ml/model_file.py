@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import skops
 import skops.io as sio
 from sklearn.pipeline import Pipeline
@@ -79,11 +80,81 @@ def model_to_bytes(pipeline: Pipeline) -> bytes:
     return buffer.getvalue()
 
 
+class DamagedModelError(ValueError):
+    """A model file that loads but whose trees would make predict read outside its arrays."""
+
+
+def _check_tree(tree: Any, where: str, n_features: int) -> None:
+    """sklearn's Tree trusts its node arrays: an out-of-range child or feature index in a
+    crafted file crashes predict (a segfault, not an exception). Children must point forward
+    (nodes are stored parent first, so no cycle), features must exist, values cover every node."""
+    count = int(tree.node_count)
+    left, right, feature = tree.children_left, tree.children_right, tree.feature
+    nodes = np.arange(count)
+    leaf = (left == -1) & (right == -1)
+    inner = ~leaf
+    if count < 1 or len(left) != count or len(right) != count or len(feature) != count:
+        raise DamagedModelError(f"{where}: node arrays do not match its {count} nodes")
+    for name, child in (("left", left), ("right", right)):
+        bad = inner & ((child <= nodes) | (child >= count))
+        if bad.any():
+            node = int(np.flatnonzero(bad)[0])
+            raise DamagedModelError(
+                f"{where}: node {node} has {name} child {int(child[node])}, outside its "
+                f"{count} nodes"
+            )
+    bad = inner & ((feature < 0) | (feature >= n_features))
+    if bad.any():
+        node = int(np.flatnonzero(bad)[0])
+        raise DamagedModelError(
+            f"{where}: node {node} splits on feature {int(feature[node])} of {n_features}"
+        )
+    if tree.value.shape[0] != count:
+        raise DamagedModelError(f"{where}: {tree.value.shape[0]} values for {count} nodes")
+
+
+def _check_predictor(predictor: Any, where: str, n_features: int) -> None:
+    nodes = predictor.nodes
+    count = len(nodes)
+    inner = ~nodes["is_leaf"].astype(bool)
+    index = np.arange(count)
+    for name in ("left", "right"):
+        child = nodes[name].astype(np.int64)
+        if (inner & ((child <= index) | (child >= count))).any():
+            raise DamagedModelError(f"{where}: a {name} child lies outside its {count} nodes")
+    feature = nodes["feature_idx"].astype(np.int64)
+    if (inner & ((feature < 0) | (feature >= n_features))).any():
+        raise DamagedModelError(f"{where}: a split on a feature outside the {n_features}")
+    if nodes["is_categorical"].any():
+        raise DamagedModelError(f"{where}: categorical splits, which this service never trains")
+
+
+def check_model(pipeline: Any) -> Pipeline:
+    """The loaded object is a pipeline of the estimators this service trains, and their trees
+    are safe to predict with; raises DamagedModelError naming what is wrong."""
+    if not isinstance(pipeline, Pipeline):
+        raise DamagedModelError(f"not a scikit-learn Pipeline but {type(pipeline).__name__}")
+    model = pipeline.steps[-1][1]
+    n_features = int(getattr(model, "n_features_in_", 0))
+    if n_features < 1:
+        raise DamagedModelError(f"{type(model).__name__} is not fitted (no n_features_in_)")
+    for k, estimator in enumerate(getattr(model, "estimators_", []) or []):
+        _check_tree(estimator.tree_, f"tree {k} of the forest", n_features)
+    for k, predictors in enumerate(getattr(model, "_predictors", []) or []):
+        for j, predictor in enumerate(predictors):
+            _check_predictor(predictor, f"boosting iteration {k} tree {j}", n_features)
+    coef = getattr(model, "coef_", None)
+    if coef is not None and coef.shape[-1] != n_features:
+        raise DamagedModelError(f"coefficients for {coef.shape[-1]} features, not {n_features}")
+    return pipeline
+
+
 def model_from_bytes(data: bytes) -> Pipeline:
-    """Load a model file without executing arbitrary code (skops, explicit trust list)."""
+    """Load a model file without executing arbitrary code (skops, explicit trust list), and
+    check what it holds before anything predicts with it."""
     try:
         # loads audits the types itself; listing them first would parse the file twice.
-        return sio.loads(data, trusted=TRUSTED_TYPES)
+        loaded = sio.loads(data, trusted=TRUSTED_TYPES)
     except UntrustedTypesFoundException:
         untrusted = set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES)
         if not untrusted:
@@ -91,6 +162,7 @@ def model_from_bytes(data: bytes) -> Pipeline:
         raise ValueError(
             f"model file holds types not on the trust list: {sorted(untrusted)}"
         ) from None
+    return check_model(loaded)
 
 
 def sha256(data: bytes) -> str:

@@ -415,3 +415,41 @@ def test_code_version_names_the_package_and_a_digest() -> None:
     package, _, digest = version.partition("+")
     assert package == model_file.__version__
     assert len(digest) == 12 and int(digest, 16) >= 0
+
+
+# Crafted files that load but would crash predict (a segfault: no exception, no failure hook).
+# Never call predict on them here: the test process would die.
+def _forest(x: np.ndarray, y: np.ndarray):
+    return build_pipeline("random_forest", {"n_estimators": 3}).fit(x, y)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda t: t.children_left.__setitem__(0, 10_000), "node 0 has left child 10000"),
+        (lambda t: t.children_right.__setitem__(0, 0), "node 0 has right child 0"),  # a cycle
+        (lambda t: t.feature.__setitem__(0, 99), "node 0 splits on feature 99 of 2"),
+    ],
+)
+def test_a_crafted_tree_is_refused_at_load_not_crashed_on(damage, message: str) -> None:
+    x, y = xy()
+    pipeline = _forest(x, y)
+    damage(pipeline.steps[-1][1].estimators_[1].tree_)
+    with pytest.raises(model_file.DamagedModelError, match=f"tree 1 of the forest: {message}"):
+        model_from_bytes(model_to_bytes(pipeline))
+
+
+def test_a_crafted_boosting_tree_is_refused() -> None:
+    x, y = xy()
+    pipeline = build_pipeline("hist_gradient_boosting", {"max_iter": 3}).fit(x, y)
+    predictor = pipeline.steps[-1][1]._predictors[2][0]
+    predictor.nodes["left"][0] = 500
+    with pytest.raises(model_file.DamagedModelError, match="boosting iteration 2 tree 0"):
+        model_from_bytes(model_to_bytes(pipeline))
+
+
+def test_a_file_holding_something_else_than_a_pipeline_is_refused() -> None:
+    x, y = xy()
+    model = _forest(x, y).steps[-1][1]
+    with pytest.raises(model_file.DamagedModelError, match="not a scikit-learn Pipeline"):
+        model_from_bytes(sio.dumps(model))
