@@ -36,6 +36,8 @@ class Settings:
     min_train_rows: int
     keep_versions: int  # 0: keep every version
     auto_rollback: bool
+    max_file_mb: int
+    max_rows_per_day: int
 
 
 def dagster_home(env: Mapping[str, str]) -> Path:
@@ -99,6 +101,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         min_train_rows=_number(env, "RETRAIN_MIN_TRAIN_ROWS", "50", int, 2, 10**12),
         keep_versions=_number(env, "RETRAIN_KEEP_VERSIONS", "30", int, 0, 10**6),
         auto_rollback=_flag(env, "RETRAIN_AUTO_ROLLBACK", "false"),
+        max_file_mb=_number(env, "RETRAIN_MAX_FILE_MB", "256", int, 1, 10**6),
+        max_rows_per_day=_number(env, "RETRAIN_MAX_ROWS_PER_DAY", "1000000", int, 1, 10**10),
     )
 
 

@@ -16,6 +16,8 @@ from retrain_assets.data.validation import (
     validate_day,
 )
 
+MIB = 2**20
+
 DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
 
 
@@ -52,8 +54,13 @@ def scan_landing_dir(directory: Path, start_date: str | None = None) -> LandingS
         return LandingScan(files, [(str(directory), "landing directory does not exist")])
     for entry in sorted(directory.iterdir()):
         name = entry.name
-        if name.startswith(".") or not entry.is_file():
+        if name.startswith("."):
             continue  # hidden files are how uploaders stage partial writes
+        if entry.is_symlink():
+            ignored.append((name, "a symbolic link: landing files must be regular files"))
+            continue
+        if not entry.is_file():
+            continue
         match = DAY_FILE.match(name)
         day = parse_day(match.group(1)) if match else None
         if day is None:
@@ -68,14 +75,45 @@ def scan_landing_dir(directory: Path, start_date: str | None = None) -> LandingS
 
 
 @dataclass(frozen=True)
+class FileLimits:
+    """How big a day's file may be (RETRAIN_MAX_FILE_MB, RETRAIN_MAX_ROWS_PER_DAY), checked
+    before it is read whole."""
+
+    max_bytes: int = 256 * MIB
+    max_rows: int = 1_000_000
+
+
+@dataclass(frozen=True)
 class LandingDirSource:
     directory: Path
     target: str
     min_rows: int
+    limits: FileLimits = FileLimits()
+
+    def _checked(self, path: Path) -> Path:
+        """The file, if it is a regular file of the landing directory within the limits."""
+        if path.is_symlink():
+            raise DataValidationError(
+                f"{path}: a symbolic link; landing files must be regular files in "
+                f"{self.directory} (RETRAIN_DATA_DIR), copy the file instead"
+            )
+        if path.resolve().parent != self.directory.resolve():
+            raise DataValidationError(f"{path}: resolves outside {self.directory}")
+        size = path.stat().st_size
+        if size > self.limits.max_bytes:
+            raise DataValidationError(
+                f"{path}: {size / MIB:.1f} MiB, over the limit of "
+                f"{self.limits.max_bytes / MIB:g} MiB per file (RETRAIN_MAX_FILE_MB)"
+            )
+        return path
 
     def load(self, day: str) -> tuple[pd.DataFrame, str]:
+        if not self.directory.is_dir():
+            raise DataValidationError(
+                f"the landing directory {self.directory} (RETRAIN_DATA_DIR) does not exist"
+            )
         candidates = [self.directory / f"{day}.csv", self.directory / f"{day}.parquet"]
-        present = [p for p in candidates if p.is_file()]
+        present = [p for p in candidates if p.is_file() or p.is_symlink()]
         if not present:
             raise NoDataError(
                 f"no data for {day}: neither {candidates[0].name} nor {candidates[1].name} "
@@ -85,8 +123,11 @@ class LandingDirSource:
             raise DataValidationError(
                 f"ambiguous data for {day}: both {present[0]} and {present[1]} exist; keep one"
             )
-        path = present[0]
+        path = self._checked(present[0])
         frame = validate_day(
-            read_table(path), source=str(path), target=self.target, min_rows=self.min_rows
+            read_table(path, self.limits.max_rows),
+            source=str(path),
+            target=self.target,
+            min_rows=self.min_rows,
         )
         return frame, str(path)

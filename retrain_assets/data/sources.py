@@ -8,7 +8,7 @@ from typing import Protocol
 import pandas as pd
 
 from retrain_assets.data.demo import DemoSource
-from retrain_assets.data.landing import LandingDirSource
+from retrain_assets.data.landing import FileLimits, LandingDirSource
 
 
 class DataSource(Protocol):
@@ -17,7 +17,9 @@ class DataSource(Protocol):
         ...
 
 
-def make_source(data_dir: Path | None, target: str, min_rows: int) -> DataSource:
+def make_source(
+    data_dir: Path | None, target: str, min_rows: int, limits: FileLimits | None = None
+) -> DataSource:
     if data_dir is None:
         return DemoSource(target, min_rows)
-    return LandingDirSource(data_dir, target, min_rows)
+    return LandingDirSource(data_dir, target, min_rows, limits or FileLimits())

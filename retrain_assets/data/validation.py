@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from retrain_assets.text import first_line
 
@@ -25,12 +26,37 @@ class NoDataError(DataValidationError):
     """There is no data at all for a day."""
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a landing file, turning parser failures into errors that name the file."""
+def shown(value: object, limit: int = 40) -> str:
+    """A value as an error shows it: repr, cut short (never a file's content at length)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _too_many_rows(path: Path, rows: str, max_rows: int) -> DataValidationError:
+    return DataValidationError(
+        f"{path}: {rows} rows, over the limit of {max_rows} per day (RETRAIN_MAX_ROWS_PER_DAY)"
+    )
+
+
+def read_table(path: Path, max_rows: int | None = None) -> pd.DataFrame:
+    """Read a landing file, turning parser failures into errors that name the file.
+
+    With `max_rows`, a longer file is refused before it is read whole: Parquet by its footer,
+    CSV by reading one row past the limit.
+    """
     try:
         if path.suffix == ".parquet":
+            if max_rows is not None:
+                rows = pq.ParquetFile(path).metadata.num_rows
+                if rows > max_rows:
+                    raise _too_many_rows(path, str(rows), max_rows)
             return pd.read_parquet(path)
-        return pd.read_csv(path)
+        frame = pd.read_csv(path, nrows=None if max_rows is None else max_rows + 1)
+        if max_rows is not None and len(frame) > max_rows:
+            raise _too_many_rows(path, f"more than {max_rows}", max_rows)
+        return frame
+    except DataValidationError:
+        raise
     except pd.errors.EmptyDataError:
         raise DataValidationError(f"{path}: the file is empty (no header, no rows)") from None
     except pd.errors.ParserError as exc:
@@ -61,7 +87,7 @@ def numeric_feature(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
             row = _first_row(bad)
             example = values[bad].iloc[0]
             raise DataValidationError(
-                f"{source}: column '{column}' is not numeric: value {example!r} at row {row} "
+                f"{source}: column '{column}' is not numeric: value {shown(example)} at row {row} "
                 f"({int(bad.sum())} non-numeric value(s)); features must be numbers"
             )
         converted = converted.astype("float64")
@@ -69,7 +95,7 @@ def numeric_feature(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
     infinite = pd.Series(np.isinf(converted.to_numpy()), index=converted.index)
     if infinite.any():
         raise DataValidationError(
-            f"{source}: column '{column}' has an infinite value {values[infinite].iloc[0]!r} "
+            f"{source}: column '{column}' has an infinite value {shown(values[infinite].iloc[0])} "
             f"at row {_first_row(infinite)} ({int(infinite.sum())} infinite value(s)); "
             "features must be finite numbers"
         )
@@ -126,7 +152,7 @@ def validate_day(frame: pd.DataFrame, *, source: str, target: str, min_rows: int
         if bad.any():
             raise DataValidationError(
                 f"{source}: column '{TIMESTAMP_COLUMN}' has an unreadable or missing time "
-                f"{frame[TIMESTAMP_COLUMN][bad].iloc[0]!r} at row {_first_row(bad)}"
+                f"{shown(frame[TIMESTAMP_COLUMN][bad].iloc[0])} at row {_first_row(bad)}"
             )
         out[TIMESTAMP_COLUMN] = stamps
         out = out.sort_values(TIMESTAMP_COLUMN, kind="stable")

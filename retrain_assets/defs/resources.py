@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from retrain_assets.artifacts import ArtifactStore
+from retrain_assets.data.landing import MIB, FileLimits
 from retrain_assets.data.sources import DataSource, make_source
 from retrain_assets.registry import ModelRegistry
 from retrain_assets.settings import Settings
@@ -27,6 +28,8 @@ class RetrainResource(dg.ConfigurableResource):
     min_train_rows: int = 50
     keep_versions: int = 30
     auto_rollback: bool = False
+    max_file_mb: int = 256
+    max_rows_per_day: int = 1_000_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RetrainResource":
@@ -37,7 +40,8 @@ class RetrainResource(dg.ConfigurableResource):
 
     def source(self) -> DataSource:
         data_dir = Path(self.data_dir) if self.data_dir else None
-        return make_source(data_dir, self.target_column, self.min_rows_per_day)
+        limits = FileLimits(self.max_file_mb * MIB, self.max_rows_per_day)
+        return make_source(data_dir, self.target_column, self.min_rows_per_day, limits)
 
     def store(self) -> ArtifactStore:
         return ArtifactStore(Path(self.storage_dir))

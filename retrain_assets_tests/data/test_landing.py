@@ -1,0 +1,87 @@
+"""retrain_assets.data.landing: what the service refuses to read from the landing directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from retrain_assets.data.landing import MIB, FileLimits, LandingDirSource, scan_landing_dir
+from retrain_assets.data.validation import DataValidationError
+
+SECRET = "root:x:0:0:SECRET-LINE"
+
+
+def csv(rows: int) -> str:
+    return "a,b,target\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(rows))
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    directory = tmp_path / "landing"
+    directory.mkdir()
+    return directory
+
+
+def test_a_symbolic_link_is_refused_and_its_target_never_echoed(
+    landing: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "passwd"
+    outside.write_text(f"{SECRET}\n1,2,3\n")
+    (landing / "2026-03-05.csv").symlink_to(outside)
+    with pytest.raises(DataValidationError) as info:
+        LandingDirSource(landing, "target", 1).load("2026-03-05")
+    assert "a symbolic link" in str(info.value) and "RETRAIN_DATA_DIR" in str(info.value)
+    assert SECRET not in str(info.value)
+    # The sensor does not request it; it says why.
+    scan = scan_landing_dir(landing)
+    assert scan.files == {}
+    why = "a symbolic link: landing files must be regular files"
+    assert scan.ignored == [("2026-03-05.csv", why)]
+    # A dangling link is refused the same way, not reported as "no data".
+    outside.unlink()
+    with pytest.raises(DataValidationError, match="a symbolic link"):
+        LandingDirSource(landing, "target", 1).load("2026-03-05")
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(landing: Path) -> None:
+    (landing / "2026-03-05.csv").write_text(csv(40_000))  # ~0.4 MiB
+    limits = FileLimits(max_bytes=MIB // 4, max_rows=10**6)
+    with pytest.raises(DataValidationError, match=r"MiB, over the limit of 0.25 MiB per file "
+                                                  r"\(RETRAIN_MAX_FILE_MB\)"):  # fmt: skip
+        LandingDirSource(landing, "target", 1, limits).load("2026-03-05")
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_file_over_the_row_limit_is_refused(landing: Path, suffix: str) -> None:
+    path = landing / f"2026-03-05.{suffix}"
+    if suffix == "csv":
+        path.write_text(csv(50))
+    else:
+        pd.read_csv(pd.io.common.StringIO(csv(50))).to_parquet(path)
+    limits = FileLimits(max_rows=20)
+    with pytest.raises(DataValidationError) as info:
+        LandingDirSource(landing, "target", 1, limits).load("2026-03-05")
+    message = str(info.value)
+    assert "over the limit of 20 per day (RETRAIN_MAX_ROWS_PER_DAY)" in message
+    # Parquet says how many from its footer; a CSV is read only one row past the limit.
+    assert ("50 rows" if suffix == "parquet" else "more than 20 rows") in message
+    frame, _ = LandingDirSource(landing, "target", 1, FileLimits(max_rows=50)).load("2026-03-05")
+    assert len(frame) == 50
+
+
+def test_a_missing_landing_directory_is_named_as_missing(tmp_path: Path) -> None:
+    with pytest.raises(DataValidationError, match=r"landing directory .*gone \(RETRAIN_DATA_DIR\) "
+                                                  r"does not exist"):  # fmt: skip
+        LandingDirSource(tmp_path / "gone", "target", 1).load("2026-03-05")
+
+
+def test_an_offending_value_is_shown_short(landing: Path) -> None:
+    long_value = "x" * 5000
+    (landing / "2026-03-05.csv").write_text(f"a,target\n{long_value},1\n2,0\n")
+    with pytest.raises(DataValidationError) as info:
+        LandingDirSource(landing, "target", 1).load("2026-03-05")
+    message = str(info.value)
+    assert "column 'a' is not numeric" in message and "row 1" in message
+    assert len(message) < 300 and "xxxx…" in message
