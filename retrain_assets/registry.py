@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator, Mapping
@@ -29,6 +30,8 @@ from retrain_assets.fsutil import dump_json, fsync_dir, write_atomic
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
 FIRST_VERSION = "0.1.0"
+SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+REPAIR_HINT = "run `retrain-assets repair` to check the registry and rebuild current.json"
 
 
 class RegistryError(RuntimeError):
@@ -128,21 +131,44 @@ class ModelRegistry:
 
     # ---- reading -------------------------------------------------------------------------
     def versions(self) -> list[str]:
+        """Version directories in semver order; anything else there is a stray (strays())."""
         if not self.versions_dir.is_dir():
             return []
-        names = [p.name for p in self.versions_dir.iterdir() if not p.name.startswith(".")]
+        names = [p.name for p in self.versions_dir.iterdir() if SEMVER.match(p.name)]
         return sorted(names, key=version_key)
+
+    def strays(self) -> list[str]:
+        """Names under versions/ that are not versions (a person's copy, a backup, a note)."""
+        if not self.versions_dir.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.versions_dir.iterdir()
+            if not SEMVER.match(p.name) and not p.name.startswith(".")
+        )
+
+    def _read_json(self, path: Path) -> dict[str, Any]:
+        try:
+            value = json.loads(path.read_bytes())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RegistryError(f"{path}: not valid JSON ({exc}); {REPAIR_HINT}") from None
+        if not isinstance(value, dict):
+            raise RegistryError(f"{path}: not a JSON object; {REPAIR_HINT}")
+        return value
 
     def card(self, version: str) -> dict[str, Any]:
         path = self.versions_dir / version / CARD_FILE
-        if not path.exists():
+        if not SEMVER.match(version) or not path.exists():
             raise RegistryError(f"{self.model_name}: version {version} does not exist ({path})")
-        return json.loads(path.read_text())
+        return self._read_json(path)
 
     def current(self) -> dict[str, Any] | None:
         if not self.current_path.exists():
             return None
-        return json.loads(self.current_path.read_text())
+        live = self._read_json(self.current_path)
+        if not isinstance(live.get("version"), str) or not SEMVER.match(live["version"]):
+            raise RegistryError(f"{self.current_path}: names no version; {REPAIR_HINT}")
+        return live
 
     def live_card(self) -> dict[str, Any] | None:
         live = self.current()
@@ -164,11 +190,13 @@ class ModelRegistry:
         if not self.history_path.exists():
             return []
         events = []
-        for line in self.history_path.read_text().splitlines():
+        for line in self.history_path.read_bytes().splitlines():
             try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash mid-append
+                event = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue  # a line cut short by a crash mid-append, or damaged by hand
+            if isinstance(event, dict):
+                events.append(event)
         return events
 
     # ---- writing -------------------------------------------------------------------------
@@ -426,3 +454,51 @@ class ModelRegistry:
             if pruned:
                 fsync_dir(self.versions_dir)
             return pruned
+
+    def repair(self, *, dry_run: bool = False) -> list[str]:
+        """Check the whole registry and fix what can be fixed safely; returns what it found.
+
+        Versions are verified against their checksums (damaged ones are reported, never
+        deleted); strays under versions/ are listed; a current.json that is unreadable or
+        names a missing or damaged version is rebuilt from history.jsonl: the most recent
+        version that went live and still verifies (recorded as `repaired`).
+        """
+        with self._locked():
+            if not dry_run:
+                self._clean_staging()
+            report = [f"stray under versions/ (not a version, ignored): {name}"
+                      for name in self.strays()]  # fmt: skip
+            healthy = []
+            for version in self.versions():
+                try:
+                    self.load_bytes(version)
+                except RegistryError as exc:
+                    report.append(f"{version}: damaged: {exc}")
+                else:
+                    healthy.append(version)
+            try:
+                live = self.current()
+                problem = None if live is None or live["version"] in healthy else (
+                    f"current.json names {live['version']}, which is missing or damaged"
+                )
+            except RegistryError as exc:
+                live, problem = None, str(exc).split("; ")[0]
+            if problem is None:
+                return report
+            report.append(problem)
+            went_live = [
+                e for e in reversed(self.history())
+                if e.get("event") in ("deployed", "rolled_back", "repaired")
+                and e.get("version") in healthy
+            ]  # fmt: skip
+            if not went_live:
+                report.append("no verified version ever went live: current.json left as is")
+                return report
+            version = went_live[0]["version"]
+            report.append(f"current.json {'would point' if dry_run else 'points'} to {version}")
+            if not dry_run:
+                card = self.card(version)
+                self._point_to(card, card["partition"], "repair", "repaired", None,
+                               reason=problem)  # fmt: skip
+            return report
+

@@ -671,3 +671,50 @@ def test_published_files_are_readable_by_other_users(tmp_path: Path) -> None:
     files = [version_dir / "model.skops", version_dir / "card.json"]
     for path in (*files, reg.current_path, reg.history_path):
         assert path.stat().st_mode & 0o777 == 0o644, path
+
+
+# ---- what a person may leave in the registry -------------------------------------------------
+
+
+def _two_versions(tmp_path: Path) -> ModelRegistry:
+    reg = ModelRegistry(tmp_path, "classifier")
+    reg.deploy(b"m0", make_card(), partition="2026-03-01", run_id="r0")
+    reg.deploy(b"m1", make_card(), partition="2026-03-02", run_id="r1")
+    return reg
+
+
+def test_hand_left_files_are_ignored_or_named_with_the_way_out(tmp_path: Path) -> None:
+    reg = _two_versions(tmp_path)
+    (reg.versions_dir / "0.1.0.bak").mkdir()
+    (reg.versions_dir / "notes.txt").write_text("x")
+    assert reg.versions() == ["0.1.0", "0.1.1"]
+    assert reg.strays() == ["0.1.0.bak", "notes.txt"]
+    with reg.history_path.open("ab") as handle:
+        handle.write(b'{"event": "deployed", "version": "\xff\xfe"}\n[1, 2]\n')
+    assert [e["version"] for e in reg.history()] == ["0.1.0", "0.1.1"]
+    reg.current_path.write_text('{"version": "0.1.1", "partit')  # cut short by hand
+    with pytest.raises(RegistryError, match=r"current.json: not valid JSON .*repair"):
+        reg.current()
+
+
+def test_repair_rebuilds_a_broken_current_json_from_history(tmp_path: Path) -> None:
+    reg = _two_versions(tmp_path)
+    reg.current_path.write_text("{truncated")
+    assert reg.repair(dry_run=True)[-1] == "current.json would point to 0.1.1"
+    assert reg.current_path.read_text() == "{truncated"  # a dry run changes nothing
+    report = reg.repair()
+    assert report[0].startswith(f"{reg.current_path}: not valid JSON")
+    assert report[-1] == "current.json points to 0.1.1"
+    assert reg.current()["version"] == "0.1.1"
+    assert reg.history()[-1]["event"] == "repaired"
+    assert reg.repair() == []  # sound now
+
+
+def test_repair_skips_a_damaged_live_version_and_reports_it(tmp_path: Path) -> None:
+    reg = _two_versions(tmp_path)
+    (reg.versions_dir / "0.1.1" / "model.skops").write_bytes(b"tampered")
+    report = reg.repair()
+    assert report[0].startswith("0.1.1: damaged:") and "does not match" in report[0]
+    assert "current.json names 0.1.1, which is missing or damaged" in report
+    assert reg.current()["version"] == "0.1.0"
+    assert (reg.versions_dir / "0.1.1").is_dir()  # reported, never deleted

@@ -6,6 +6,7 @@
     retrain-assets predict FILE [--version V] [--output OUT.csv|.parquet] [--proba]
     retrain-assets rollback VERSION|previous [--reason TEXT]
     retrain-assets prune [--keep K] [--dry-run]
+    retrain-assets repair [--dry-run]           verify, list strays, rebuild current.json
     retrain-assets backfill --from DAY --to DAY [--url URL]
 
 The registry is RETRAIN_REGISTRY_DIR / RETRAIN_MODEL_NAME, as the service uses them, unless
@@ -60,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     prune.add_argument("--keep", type=int, default=None, help="default: RETRAIN_KEEP_VERSIONS")
     prune.add_argument("--dry-run", action="store_true", help="list, delete nothing")
 
+    repair = registry_command("repair", "verify, list strays, rebuild a broken current.json")
+    repair.add_argument("--dry-run", action="store_true", help="report, change nothing")
+
     backfill = commands.add_parser("backfill", help="backfill retrain_job through the daemon")
     backfill.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
     backfill.add_argument("--to", dest="last", required=True, help="last day, YYYY-MM-DD")
@@ -93,6 +97,8 @@ def _run(args: argparse.Namespace) -> int:
         return models.predict(registry, args.file, args.version, args.output, args.proba, out)
     if args.command == "rollback":
         return models.rollback(registry, args.version, args.reason, out)
+    if args.command == "repair":
+        return models.repair(registry, args.dry_run, out)
     keep = settings().keep_versions if args.keep is None else args.keep
     return models.prune(registry, keep, args.dry_run, out)
 

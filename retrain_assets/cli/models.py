@@ -1,4 +1,4 @@
-"""`retrain-assets list|show|verify|predict|rollback|prune`: the registry from a shell.
+"""`retrain-assets list|show|verify|predict|rollback|prune|repair`: the registry from a shell.
 
 Each command prints what it did in a line or a table and returns the process exit code.
 """
@@ -132,4 +132,14 @@ def prune(registry: ModelRegistry, keep: int, dry_run: bool, out: TextIO) -> int
     doomed = registry.prunable(keep) if dry_run else registry.prune(keep, run_id="cli")
     verb = "would delete" if dry_run else "deleted"
     out.write(f"{verb} {len(doomed)} version(s){': ' + ', '.join(doomed) if doomed else ''}\n")
+    return 0
+
+
+def repair(registry: ModelRegistry, dry_run: bool, out: TextIO) -> int:
+    """Verify every version, list strays, rebuild a broken current.json from history."""
+    report = registry.repair(dry_run=dry_run)
+    for line in report:
+        out.write(line + "\n")
+    if not report:
+        out.write(f"{registry.model_name}: every version verifies, current.json is sound\n")
     return 0

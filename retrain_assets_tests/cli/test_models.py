@@ -119,3 +119,17 @@ def test_the_installed_console_script_reads_the_service_settings(registry) -> No
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1].startswith("0.1.11")
+
+
+def test_repair_reports_strays_and_rebuilds_current_json(registry, capsys) -> None:
+    code, out, _ = run(registry, capsys, "repair")
+    assert code == 0 and "every version verifies, current.json is sound" in out
+    (registry.versions_dir / "0.1.3.bak").mkdir()
+    registry.current_path.write_text("")
+    code, _, err = run(registry, capsys, "list")  # a broken pointer is named, with the way out
+    assert code == 2 and "current.json: not valid JSON" in err and "retrain-assets repair" in err
+    code, out, _ = run(registry, capsys, "repair")
+    assert code == 0
+    assert "stray under versions/ (not a version, ignored): 0.1.3.bak" in out
+    assert "current.json points to 0.1.11" in out
+    assert registry.current()["version"] == "0.1.11"
