@@ -6,7 +6,9 @@ can fix the data without reading code.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,28 @@ def _too_many_rows(path: Path, rows: str, max_rows: int) -> DataValidationError:
     )
 
 
+def check_header(names: list[str], source: str) -> None:
+    """Every column has a name, and a name of its own (pandas would rename a duplicate
+    `a` to `a.1` and an unnamed column to `Unnamed: 0`, and train on them)."""
+    for position, name in enumerate(names, start=1):
+        if not str(name).strip():
+            raise DataValidationError(
+                f"{source}: column {position} has no name in the header (an index written "
+                "with the data? write the file with index=False, or drop that column)"
+            )
+    duplicated = sorted(name for name, count in Counter(names).items() if count > 1)
+    if duplicated:
+        raise DataValidationError(
+            f"{source}: the header names {', '.join(map(shown, duplicated[:5]))} more than "
+            "once; every column needs a name of its own"
+        )
+
+
+def _csv_header(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return next(csv.reader(handle), [])
+
+
 def read_table(path: Path, max_rows: int | None = None) -> pd.DataFrame:
     """Read a landing file, turning parser failures into errors that name the file.
 
@@ -46,11 +70,12 @@ def read_table(path: Path, max_rows: int | None = None) -> pd.DataFrame:
     """
     try:
         if path.suffix == ".parquet":
-            if max_rows is not None:
-                rows = pq.ParquetFile(path).metadata.num_rows
-                if rows > max_rows:
-                    raise _too_many_rows(path, str(rows), max_rows)
+            footer = pq.ParquetFile(path)
+            check_header(list(footer.schema_arrow.names), str(path))
+            if max_rows is not None and footer.metadata.num_rows > max_rows:
+                raise _too_many_rows(path, str(footer.metadata.num_rows), max_rows)
             return pd.read_parquet(path)
+        check_header(_csv_header(path), str(path))
         frame = pd.read_csv(path, nrows=None if max_rows is None else max_rows + 1)
         if max_rows is not None and len(frame) > max_rows:
             raise _too_many_rows(path, f"more than {max_rows}", max_rows)
@@ -78,6 +103,12 @@ def _first_row(mask: pd.Series) -> int:
 
 def numeric_feature(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
     values = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
+        # pandas would turn them into nanosecond counts: a feature that only counts time.
+        raise DataValidationError(
+            f"{source}: column '{column}' holds dates or times; only '{TIMESTAMP_COLUMN}' may "
+            f"(it orders the rows): rename it to '{TIMESTAMP_COLUMN}' or drop it"
+        )
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
         converted = values.astype("float64")
     else:
@@ -109,6 +140,21 @@ def _labels(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return values
     return values.astype(str)
+
+
+def _check_label_spelling(labels: pd.Series, target: str, source: str) -> None:
+    """`up` and `UP` (or `up `) are one label spelt two ways, not two classes."""
+    if pd.api.types.is_numeric_dtype(labels) or pd.api.types.is_bool_dtype(labels):
+        return
+    spellings: dict[str, set[str]] = {}
+    for label in pd.unique(labels):
+        spellings.setdefault(str(label).strip().casefold(), set()).add(str(label))
+    clash = next((sorted(s) for s in spellings.values() if len(s) > 1), None)
+    if clash:
+        raise DataValidationError(
+            f"{source}: column '{target}' spells one label several ways: "
+            f"{', '.join(map(shown, clash[:4]))}; write each label one way"
+        )
 
 
 def validate_day(frame: pd.DataFrame, *, source: str, target: str, min_rows: int) -> pd.DataFrame:
@@ -146,6 +192,7 @@ def validate_day(frame: pd.DataFrame, *, source: str, target: str, min_rows: int
             raise DataValidationError(f"{source}: column '{column}' is entirely empty (all null)")
         out[column] = numeric_feature(frame, column, source)
     out[target] = _labels(frame[target])
+    _check_label_spelling(out[target], target, source)
     if TIMESTAMP_COLUMN in frame.columns:
         stamps = pd.to_datetime(frame[TIMESTAMP_COLUMN], errors="coerce", utc=True)
         bad = stamps.isna()

@@ -19,7 +19,10 @@ from retrain_assets.text import first_line
 
 
 def champion_is_fair(
-    champion: Mapping[str, Any] | None, features: Sequence[str], holdout_start_day: str
+    champion: Mapping[str, Any] | None,
+    features: Sequence[str],
+    holdout_start_day: str,
+    classes: Sequence[Any] | None = None,
 ) -> tuple[bool, str]:
     """Whether the live model may judge a candidate on this candidate's holdout.
 
@@ -30,6 +33,13 @@ def champion_is_fair(
         return False, "no live model"
     if list(champion.get("features", [])) != list(features):
         return False, "live model uses other features"
+    if classes is not None and "classes" in champion:
+        theirs, ours = {str(c) for c in champion["classes"]}, {str(c) for c in classes}
+        if theirs != ours:
+            return False, (
+                f"live model {champion.get('version')} knows the labels {sorted(theirs)[:6]}, "
+                f"this window has {sorted(ours)[:6]}: labels changed, not compared"
+            )
     fit_end = champion.get("fit_end_day") or ""
     if not fit_end:
         return False, f"live model {champion.get('version')} does not record its training end"
@@ -159,7 +169,9 @@ def judge(
     features: Sequence[str] = info["features"]
     metrics = evaluate(candidate, holdout, features, target)
     live_card = {**live.card, "version": live.version} if live is not None else None
-    fair, note = champion_is_fair(live_card, features, info["holdout_start_day"])
+    fair, note = champion_is_fair(
+        live_card, features, info["holdout_start_day"], info.get("classes")
+    )
     champion = None
     if fair and live is not None:
         try:

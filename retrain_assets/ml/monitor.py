@@ -44,12 +44,17 @@ class LiveScore:
         return self.accuracy is not None and self.accuracy < self.threshold
 
 
-def fresh_for(model: LiveModel, day: str, columns: Iterable[str]) -> str | None:
+def fresh_for(model: LiveModel, day: str, rows: pd.DataFrame, target: str) -> str | None:
     """None if `model` can be scored on `day`'s rows, else why not."""
     features = list(model.card.get("features", []))
-    missing = [f for f in features if f not in set(columns)]
+    missing = [f for f in features if f not in set(rows.columns)]
     if missing:
         return f"{model.version} uses features this day lacks: {missing}"
+    known = {str(c) for c in model.card.get("classes") or []}
+    if known and target in rows.columns:
+        new = sorted({str(v) for v in pd.unique(rows[target])} - known)
+        if new:
+            return f"{model.version} never saw the labels {new[:6]} this day has: labels changed"
     fit_end = model.card.get("fit_end_day") or ""
     if not fit_end or not fit_end < day:
         return f"{model.version} was trained on data up to {fit_end or '?'}: not fresh for {day}"
@@ -63,7 +68,7 @@ def score_live(
     if live is None:
         return LiveScore(day, None, None, "no live model", threshold, None)
     promised = (live.card.get("metrics") or {}).get("accuracy")
-    why_not = fresh_for(live, day, rows.columns)
+    why_not = fresh_for(live, day, rows, target)
     if why_not:
         return LiveScore(day, live.version, None, why_not, threshold, promised)
     try:
@@ -91,7 +96,7 @@ def better_version(
     if not score.below_threshold or score.accuracy is None:
         return None
     for model in earlier:
-        if fresh_for(model, score.day, rows.columns):
+        if fresh_for(model, score.day, rows, target):
             continue
         try:
             accuracy = evaluate(model.pipeline, rows, model.card["features"], target)["accuracy"]

@@ -32,8 +32,6 @@ class Window:
     days_missing: list[str]
 
 
-
-
 def assemble_window(
     frames: MutableMapping[str, pd.DataFrame],
     sources: Mapping[str, str],
@@ -55,7 +53,8 @@ def assemble_window(
             f"no data in the training window {expected_days[0]}..{expected_days[-1]}"
         )
     newest = frames[days[-1]]
-    features = [c for c in newest.columns if c not in (target, TIMESTAMP_COLUMN)]
+    # Sorted: the column order of a file never changes the model, its version or its judge.
+    features = sorted(c for c in newest.columns if c not in (target, TIMESTAMP_COLUMN))
     for day in days:  # every day is checked before any memory is committed to the window
         absent = [c for c in features if c not in frames[day].columns]
         if absent:

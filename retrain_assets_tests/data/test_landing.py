@@ -85,3 +85,36 @@ def test_an_offending_value_is_shown_short(landing: Path) -> None:
     message = str(info.value)
     assert "column 'a' is not numeric" in message and "row 1" in message
     assert len(message) < 300 and "xxxx…" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a,b,a,target\n1,2,3,0\n", "the header names 'a' more than once"),
+        (",a,target\n0,1,0\n", "column 1 has no name in the header"),
+        ("a,target\n1,up\n2,UP\n3,down\n", "spells one label several ways: 'UP', 'up'"),
+        ("a,target\n1,up\n2,up \n3,down\n", "spells one label several ways: 'up', 'up '"),
+    ],
+)
+def test_schema_slips_are_refused_with_the_column_named(
+    landing: Path, content: str, message: str
+) -> None:
+    (landing / "2026-03-05.csv").write_text(content)
+    with pytest.raises(DataValidationError, match=message.replace("(", r"\(")):
+        LandingDirSource(landing, "target", 1).load("2026-03-05")
+
+
+def test_parquet_schema_slips_are_refused(landing: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table([[1.0, 2.0], [3.0, 4.0], [0, 1]], names=["a", "a", "target"])
+    pq.write_table(table, landing / "2026-03-05.parquet")
+    with pytest.raises(DataValidationError, match="the header names 'a' more than once"):
+        LandingDirSource(landing, "target", 1).load("2026-03-05")
+    (landing / "2026-03-05.parquet").unlink()
+    frame = pd.DataFrame({"a": [1.0, 2.0], "created": pd.to_datetime(["2026-03-05"] * 2),
+                          "target": [0, 1]})  # fmt: skip
+    frame.to_parquet(landing / "2026-03-05.parquet")
+    with pytest.raises(DataValidationError, match="column 'created' holds dates or times"):
+        LandingDirSource(landing, "target", 1).load("2026-03-05")

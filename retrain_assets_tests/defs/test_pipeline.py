@@ -324,3 +324,43 @@ def test_the_registry_keeps_the_last_k_live_versions_as_deploys_go(make_service)
     assert {e["run_id"] for e in pruned} == {result.run_id}
     deployed = materializations(result, "deployed_model_version")
     assert deployed["2026-03-05"]["versions_pruned"] == went_live[-3]
+
+
+def _landing_day(directory: Path, day: str, columns: list[str], labels=(0, 1)) -> None:
+    rng = np.random.default_rng(int(day.replace("-", "")))
+    frame = pd.DataFrame(rng.normal(size=(150, 2)), columns=["a", "b"])
+    frame["target"] = np.where(frame["a"] > 0, labels[1], labels[0])
+    frame[columns].to_csv(directory / f"{day}.csv", index=False)
+
+
+def test_column_order_never_changes_the_model_kind_or_its_judge(make_service, tmp_path) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for day in ("2026-03-01", "2026-03-02"):
+        _landing_day(landing, day, ["a", "b", "target"])
+    _landing_day(landing, "2026-03-03", ["target", "b", "a"])  # the same data, reordered
+    service = make_service(data_dir=str(landing), min_train_rows=50)
+    assert service.run(days=("2026-03-01", "2026-03-03")).success
+    assert service.registry.versions() == ["0.1.0", "0.1.1", "0.1.2"]  # patches, no minor
+    assert service.registry.card("0.1.2")["features"] == ["a", "b"]
+    evaluation = service.store.read_evaluation("2026-03-03")
+    assert evaluation["champion"]["version"] == "0.1.1"  # still a fair judge
+
+
+def test_labels_that_change_kind_are_said_and_never_compared(make_service, tmp_path) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for day in ("2026-03-01", "2026-03-02"):
+        _landing_day(landing, day, ["a", "b", "target"])
+    for day in ("2026-03-03", "2026-03-04"):
+        _landing_day(landing, day, ["a", "b", "target"], labels=("no", "yes"))
+    service = make_service(data_dir=str(landing), min_train_rows=50)
+    result = service.run(days=("2026-03-01", "2026-03-04"))
+    assert result.success, step_failure(result)
+    for day in ("2026-03-03", "2026-03-04"):
+        assert service.outcome(day) != "failed"
+        evaluation = service.store.read_evaluation(day)
+        assert evaluation["champion"] is None
+        assert "labels changed, not compared" in evaluation["champion_note"]
+    watched = materializations(result, "live_model_metrics")
+    assert "2026-03-03" not in watched  # the live model never saw "no"/"yes": not scored
