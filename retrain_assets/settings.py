@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -80,6 +81,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             f"RETRAIN_START_DATE={start_date!r} is not a date (expected YYYY-MM-DD)"
         ) from None
+    if start_date > dt.datetime.now(dt.UTC).date().isoformat():
+        raise SettingsError(
+            f"RETRAIN_START_DATE={start_date!r} is in the future: its first daily partition "
+            "does not exist yet (set the first day you have data for)"
+        )
+    target_column = _get(env, "RETRAIN_TARGET_COLUMN", "target")
+    if target_column == "timestamp":
+        raise SettingsError(
+            "RETRAIN_TARGET_COLUMN='timestamp' names the column that orders rows, not a label"
+        )
     data_dir = env.get("RETRAIN_DATA_DIR", "").strip()
     model_name = _get(env, "RETRAIN_MODEL_NAME", "classifier")
     if "/" in model_name or model_name.startswith("."):
@@ -88,7 +99,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         data_dir=Path(data_dir) if data_dir else None,
         registry_dir=Path(_get(env, "RETRAIN_REGISTRY_DIR", str(home / "model_registry"))),
         storage_dir=Path(_get(env, "RETRAIN_STORAGE_DIR", str(home / "retrain_storage"))),
-        target_column=_get(env, "RETRAIN_TARGET_COLUMN", "target"),
+        target_column=target_column,
         start_date=start_date,
         window_days=_number(env, "RETRAIN_WINDOW_DAYS", "14", int, 1, 3660),
         accuracy_threshold=_number(env, "RETRAIN_ACCURACY_THRESHOLD", "0.8", float, 0.0, 1.0),
@@ -108,5 +119,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    """The process-wide settings, read once."""
-    return load_settings()
+    """The process-wide settings, read once. A bad value is also printed as one line on stderr
+    first: Dagster reports a code location that fails to load as a long traceback."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise reported(exc) from None
+
+
+def reported(exc: SettingsError) -> SettingsError:
+    """The error, printed first as one line on stderr (see settings())."""
+    print(f"retrain-assets: invalid setting: {exc}", file=sys.stderr, flush=True)
+    return exc

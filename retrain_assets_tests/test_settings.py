@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from retrain_assets.settings import SettingsError, load_settings
+from retrain_assets_tests.proc_helpers import dagster_env
 
 
 def test_defaults_with_dagster_home(tmp_path: Path) -> None:
@@ -120,6 +123,12 @@ def test_start_date_in_compact_iso_form_is_normalised(tmp_path: Path) -> None:
         ("RETRAIN_START_DATE", "2026-02-30", "not a date"),
         ("RETRAIN_MODEL_NAME", "a/b", "plain directory name"),
         ("RETRAIN_MODEL_NAME", "..", "plain directory name"),
+        ("RETRAIN_START_DATE", "2999-01-01", "is in the future"),
+        ("RETRAIN_TARGET_COLUMN", "timestamp", "orders rows, not a label"),
+        ("RETRAIN_KEEP_VERSIONS", "-1", "between"),
+        ("RETRAIN_AUTO_ROLLBACK", "maybe", "must be true or false"),
+        ("RETRAIN_MAX_FILE_MB", "0", "between"),
+        ("RETRAIN_MAX_ROWS_PER_DAY", "1e6", "not a valid int"),
     ],
 )
 def test_bad_value_names_the_variable_and_value(
@@ -131,3 +140,17 @@ def test_bad_value_names_the_variable_and_value(
     assert name in message
     assert repr(value) in message
     assert expected in message
+
+
+def test_a_bad_setting_is_the_first_line_a_user_sees(tmp_path: Path) -> None:
+    """Loading the code location as Dagster does: the variable leads, before any traceback."""
+    for name, value in (("RETRAIN_WINDOW_DAYS", "abc"), ("RETRAIN_SCHEDULE_CRON", "61 * * * *")):
+        env = dagster_env(DAGSTER_HOME=str(tmp_path), **{name: value})
+        done = subprocess.run(
+            [sys.executable, "-c", "import retrain_assets.definitions"],
+            env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert done.returncode != 0
+        first = done.stderr.strip().splitlines()[0]
+        assert first.startswith(f"retrain-assets: invalid setting: {name}={value!r}"), first
+

@@ -3,11 +3,19 @@
 import datetime as dt
 
 import dagster as dg
+from dagster._utils.schedules import is_valid_cron_string
 
 from retrain_assets.defs.automation.jobs import DAILY_RUN_TAGS, retrain_job
-from retrain_assets.settings import settings
+from retrain_assets.settings import SettingsError, reported, settings
 
 SETTINGS = settings()
+if not is_valid_cron_string(SETTINGS.schedule_cron):  # Dagster's own check, named for people
+    raise reported(
+        SettingsError(
+            f"RETRAIN_SCHEDULE_CRON={SETTINGS.schedule_cron!r} is not a cron expression Dagster "
+            "accepts (five fields, e.g. '0 1 * * *' for 01:00 UTC daily)"
+        )
+    )
 
 # Dagster 1.13 does not catch up missed ticks of a schedule on a partitioned asset job (it has no
 # partition set; scheduler.max_catchup_runs does not apply), so the schedule does it: each tick
