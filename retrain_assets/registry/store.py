@@ -1,9 +1,10 @@
-"""A versioned model registry on a filesystem, safe against crashes and concurrent deploys.
+"""The registry on a filesystem: reading, deploying and rolling back, safe against crashes
+and concurrent deploys.
 
 Layout under <root>/<model name>/:
     versions/<version>/model.skops, versions/<version>/card.json   (written once, never changed)
     current.json     the live version, replaced atomically
-    history.jsonl    append-only: deployed, superseded, rolled_back, pruned
+    history.jsonl    append-only: deployed, superseded, rolled_back, pruned, repaired
 
 A version directory is built under a temporary name and renamed into place, so every directory
 under versions/ is complete; current.json only ever names such a directory.
@@ -11,114 +12,32 @@ under versions/ is complete; current.json only ever names such a directory.
 
 from __future__ import annotations
 
-import datetime as dt
 import fcntl
 import hashlib
 import json
 import os
-import re
 import shutil
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from retrain_assets.fsutil import dump_json, fsync_dir, write_atomic
-
-MODEL_FILE = "model.skops"
-CARD_FILE = "card.json"
-FIRST_VERSION = "0.1.0"
-SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
-REPAIR_HINT = "run `retrain-assets repair` to check the registry and rebuild current.json"
-
-
-class RegistryError(RuntimeError):
-    """The registry is missing something or holds a file that fails its checksum."""
-
-
-@dataclass(frozen=True)
-class DeployResult:
-    version: str
-    event: str  # "deployed", "superseded" or "unchanged" (identical artifact already live)
-    previous_live: str | None
-    live: str | None
-    created: bool  # whether a new version directory was written
-
-
-class RegistryChangedError(RegistryError):
-    """The registry moved between a day's evaluation and its deploy (another writer)."""
-
-
-@dataclass(frozen=True)
-class VersionEntry:
-    """What deciding a deploy needs to know about a published version."""
-
-    version: str
-    sha256: str
-    features: tuple[str, ...]
-    estimator: str | None
-
-
-@dataclass(frozen=True)
-class RegistrySnapshot:
-    """The registry's decision state: its versions in semver order and the live pointer.
-
-    `plan` is the one rule for what a deploy does. A day's evaluation plans against a snapshot
-    and the registry re-plans under its lock, so a registry moved in between is noticed.
-    """
-
-    versions: tuple[VersionEntry, ...] = ()
-    live_version: str | None = None
-    live_partition: str | None = None
-
-    def plan(
-        self, *, sha256: str, features: list[str], estimator: str | None, partition: str
-    ) -> DeployResult:
-        """What deploying this artifact for `partition` does (the one deploy rule)."""
-        existing = next((v for v in self.versions if v.sha256 == sha256), None)
-        if existing is None:
-            latest = self.versions[-1] if self.versions else None
-            version = next_version(
-                None
-                if latest is None
-                else {
-                    "version": latest.version,
-                    "features": list(latest.features),
-                    "estimator": latest.estimator,
-                },
-                {"features": list(features), "estimator": estimator},
-            )
-        else:
-            version = existing.version
-        previous, created = self.live_version, existing is None
-        if previous == version:
-            return DeployResult(version, "unchanged", previous, previous, created)
-        if previous is None or partition >= (self.live_partition or ""):
-            return DeployResult(version, "deployed", previous, version, created)
-        # An older day (a backfill) never moves the live model backwards.
-        return DeployResult(version, "superseded", previous, previous, created)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def version_key(version: str) -> tuple[int, int, int]:
-    major, minor, patch = (int(p) for p in version.split("."))
-    return major, minor, patch
-
-
-def next_version(latest: Mapping[str, Any] | None, card: Mapping[str, Any]) -> str:
-    """Patch for a retrain of the same model; minor when the features or the estimator change."""
-    if latest is None:
-        return FIRST_VERSION
-    major, minor, patch = version_key(latest["version"])
-    same_kind = list(latest.get("features", [])) == list(card.get("features", [])) and latest.get(
-        "estimator"
-    ) == card.get("estimator")
-    return f"{major}.{minor}.{patch + 1}" if same_kind else f"{major}.{minor + 1}.0"
+from retrain_assets.registry import upkeep
+from retrain_assets.registry.rules import (
+    CARD_FILE,
+    MODEL_FILE,
+    REPAIR_HINT,
+    SEMVER,
+    DeployResult,
+    RegistryChangedError,
+    RegistryError,
+    RegistrySnapshot,
+    VersionEntry,
+    now,
+    version_key,
+)
 
 
 class ModelRegistry:
@@ -169,10 +88,6 @@ class ModelRegistry:
         if not isinstance(live.get("version"), str) or not SEMVER.match(live["version"]):
             raise RegistryError(f"{self.current_path}: names no version; {REPAIR_HINT}")
         return live
-
-    def live_card(self) -> dict[str, Any] | None:
-        live = self.current()
-        return None if live is None else self.card(live["version"])
 
     def load_bytes(self, version: str) -> bytes:
         """The model file of a version, after checking it against the card's sha256."""
@@ -290,7 +205,7 @@ class ModelRegistry:
         previous: str | None,
         reason: str | None = None,
     ) -> None:
-        at = _now()
+        at = now()
         pointer = {
             "version": card["version"],
             "partition": partition,
@@ -358,7 +273,7 @@ class ModelRegistry:
                     "partition": partition,
                     "sha256": digest,
                     "run_id": run_id,
-                    "created_at": _now(),
+                    "created_at": now(),
                 }
                 self._write_version(result.version, model_bytes, full_card)
             if result.event == "deployed":
@@ -371,7 +286,7 @@ class ModelRegistry:
                         "version": result.version,
                         "partition": partition,
                         "run_id": run_id,
-                        "at": _now(),
+                        "at": now(),
                         "live": result.previous_live,
                     }
                 )
@@ -412,93 +327,12 @@ class ModelRegistry:
             )
             return DeployResult(version, "rolled_back", previous, version, False)
 
+    # ---- upkeep (upkeep.py) ------------------------------------------------------------------
     def prunable(self, keep: int) -> list[str]:
-        """Versions no one can need once only the last `keep` live versions are kept.
-
-        Never the live version, its `previous` (what "roll back to previous" needs), the last
-        `keep` versions that went live (deployed or rolled back to), or the highest version
-        (numbering continues from it, so a version string is never reused).
-        """
-        versions = self.versions()
-        if keep < 1 or not versions:
-            return []
-        live = self.current() or {}
-        went_live = [
-            e["version"]
-            for e in reversed(self.history())
-            if e.get("event") in ("deployed", "rolled_back") and e.get("version")
-        ]
-        kept = {versions[-1], live.get("version"), live.get("previous")}
-        kept |= set(list(dict.fromkeys(went_live))[:keep])
-        return [v for v in versions if v not in kept]
+        return upkeep.prunable(self, keep)
 
     def prune(self, keep: int, *, run_id: str = "manual") -> list[str]:
-        """Delete the versions `prunable(keep)` names, each recorded as `pruned` in history."""
-        with self._locked():
-            pruned = self.prunable(keep)
-            for version in pruned:
-                card = self.card(version)
-                # Renamed out of versions/ first: no reader ever sees half a version.
-                doomed = self.versions_dir / f".tmp-pruned-{version}-{uuid.uuid4().hex}"
-                os.rename(self.versions_dir / version, doomed)
-                self._append_history(
-                    {
-                        "event": "pruned",
-                        "version": version,
-                        "partition": card.get("partition"),
-                        "run_id": run_id,
-                        "at": _now(),
-                    }
-                )
-                shutil.rmtree(doomed, ignore_errors=True)
-            if pruned:
-                fsync_dir(self.versions_dir)
-            return pruned
+        return upkeep.prune(self, keep, run_id=run_id)
 
     def repair(self, *, dry_run: bool = False) -> list[str]:
-        """Check the whole registry and fix what can be fixed safely; returns what it found.
-
-        Versions are verified against their checksums (damaged ones are reported, never
-        deleted); strays under versions/ are listed; a current.json that is unreadable or
-        names a missing or damaged version is rebuilt from history.jsonl: the most recent
-        version that went live and still verifies (recorded as `repaired`).
-        """
-        with self._locked():
-            if not dry_run:
-                self._clean_staging()
-            report = [f"stray under versions/ (not a version, ignored): {name}"
-                      for name in self.strays()]  # fmt: skip
-            healthy = []
-            for version in self.versions():
-                try:
-                    self.load_bytes(version)
-                except RegistryError as exc:
-                    report.append(f"{version}: damaged: {exc}")
-                else:
-                    healthy.append(version)
-            try:
-                live = self.current()
-                problem = None if live is None or live["version"] in healthy else (
-                    f"current.json names {live['version']}, which is missing or damaged"
-                )
-            except RegistryError as exc:
-                live, problem = None, str(exc).split("; ")[0]
-            if problem is None:
-                return report
-            report.append(problem)
-            went_live = [
-                e for e in reversed(self.history())
-                if e.get("event") in ("deployed", "rolled_back", "repaired")
-                and e.get("version") in healthy
-            ]  # fmt: skip
-            if not went_live:
-                report.append("no verified version ever went live: current.json left as is")
-                return report
-            version = went_live[0]["version"]
-            report.append(f"current.json {'would point' if dry_run else 'points'} to {version}")
-            if not dry_run:
-                card = self.card(version)
-                self._point_to(card, card["partition"], "repair", "repaired", None,
-                               reason=problem)  # fmt: skip
-            return report
-
+        return upkeep.repair(self, dry_run=dry_run)

@@ -1,0 +1,104 @@
+"""The registry's rules, without I/O: version numbers, the one deploy rule, the errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MODEL_FILE = "model.skops"
+CARD_FILE = "card.json"
+FIRST_VERSION = "0.1.0"
+SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+REPAIR_HINT = "run `retrain-assets repair` to check the registry and rebuild current.json"
+
+
+class RegistryError(RuntimeError):
+    """The registry is missing something or holds a file that fails its checksum."""
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    version: str
+    event: str  # "deployed", "superseded" or "unchanged" (identical artifact already live)
+    previous_live: str | None
+    live: str | None
+    created: bool  # whether a new version directory was written
+
+
+class RegistryChangedError(RegistryError):
+    """The registry moved between a day's evaluation and its deploy (another writer)."""
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    """What deciding a deploy needs to know about a published version."""
+
+    version: str
+    sha256: str
+    features: tuple[str, ...]
+    estimator: str | None
+
+
+@dataclass(frozen=True)
+class RegistrySnapshot:
+    """The registry's decision state: its versions in semver order and the live pointer.
+
+    `plan` is the one rule for what a deploy does. A day's evaluation plans against a snapshot
+    and the registry re-plans under its lock, so a registry moved in between is noticed.
+    """
+
+    versions: tuple[VersionEntry, ...] = ()
+    live_version: str | None = None
+    live_partition: str | None = None
+
+    def plan(
+        self, *, sha256: str, features: list[str], estimator: str | None, partition: str
+    ) -> DeployResult:
+        """What deploying this artifact for `partition` does (the one deploy rule)."""
+        existing = next((v for v in self.versions if v.sha256 == sha256), None)
+        if existing is None:
+            latest = self.versions[-1] if self.versions else None
+            version = next_version(
+                None
+                if latest is None
+                else {
+                    "version": latest.version,
+                    "features": list(latest.features),
+                    "estimator": latest.estimator,
+                },
+                {"features": list(features), "estimator": estimator},
+            )
+        else:
+            version = existing.version
+        previous, created = self.live_version, existing is None
+        if previous == version:
+            return DeployResult(version, "unchanged", previous, previous, created)
+        if previous is None or partition >= (self.live_partition or ""):
+            return DeployResult(version, "deployed", previous, version, created)
+        # An older day (a backfill) never moves the live model backwards.
+        return DeployResult(version, "superseded", previous, previous, created)
+
+
+def version_key(version: str) -> tuple[int, int, int]:
+    major, minor, patch = (int(p) for p in version.split("."))
+    return major, minor, patch
+
+
+def next_version(latest: Mapping[str, Any] | None, card: Mapping[str, Any]) -> str:
+    """Patch for a retrain of the same model; minor when the features or the estimator change."""
+    if latest is None:
+        return FIRST_VERSION
+    major, minor, patch = version_key(latest["version"])
+    same_kind = list(latest.get("features", [])) == list(card.get("features", [])) and latest.get(
+        "estimator"
+    ) == card.get("estimator")
+    return f"{major}.{minor}.{patch + 1}" if same_kind else f"{major}.{minor + 1}.0"
+
+
+def now() -> str:
+    """The registry's timestamps: UTC, to the second."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
