@@ -25,7 +25,7 @@ from benchmarks.measure import Measured, TreeSampler, load_average, run_measured
 from retrain_assets.artifacts import ArtifactStore
 from retrain_assets.data.landing import LandingDirSource
 from retrain_assets.ml.fit import DEFAULT_ESTIMATOR, DEFAULT_PARAMS
-from retrain_assets_tests import proc_helpers as ph
+from retrain_assets_tests import support as ph
 
 REPO = Path(__file__).resolve().parents[1]
 START_DATE = "2026-01-01"  # RETRAIN_START_DATE of single_run and scale (fixed days, past)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from retrain_assets.settings import SettingsError, load_settings
-from retrain_assets_tests.proc_helpers import dagster_env
+from retrain_assets_tests.support import dagster_env
 
 
 def test_defaults_with_dagster_home(tmp_path: Path) -> None:

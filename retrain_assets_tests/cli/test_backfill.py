@@ -3,7 +3,7 @@
 import pytest
 
 from retrain_assets import cli
-from retrain_assets_tests.proc_helpers import free_port
+from retrain_assets_tests.support import free_port
 
 
 def test_days_cover_the_range_inclusive_and_refuse_nonsense() -> None:

@@ -23,8 +23,8 @@ import yaml
 
 from retrain_assets.defs.automation.jobs import DAILY_RUN_TAGS
 from retrain_assets.defs.partitions import MAX_DAYS_PER_RUN
-from retrain_assets_tests import proc_helpers as ph
-from retrain_assets_tests.proc_helpers import (
+from retrain_assets_tests import support as ph
+from retrain_assets_tests.support import (
     interpolate,
     local_env,
     localise,
@@ -69,7 +69,7 @@ MINIMAL_ENV = {"DAGSTER_PG_PASSWORD": "s3cret"}
 # Reading the files the way docker compose does
 # ---------------------------------------------------------------------------------------------
 
-# Shared with the other e2e modules; they live in proc_helpers.
+# Shared with the other e2e modules; they live in retrain_assets_tests.support.
 _INTERPOLATION = ph.COMPOSE_INTERPOLATION
 _ANY_VAR = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
 

@@ -2,13 +2,13 @@
 submitted at once.
 
 Each test runs docker-compose.yml's Dagster services (code server, webserver, daemon) as processes
-with the project's dagster.yaml, against a fresh PostgreSQL database (proc_helpers), submits
+with the project's dagster.yaml, against a fresh PostgreSQL database (support/postgres.py), submits
 retrain_job through GraphQL like the UI does, and judges the outcome from GraphQL, the Dagster
 database and the model registry on disk.
 
 PostgreSQL on 127.0.0.1:5432 must be reachable (skip locally, fail under CI=true). The restart test
 also needs the server's own cluster tools (`pg_ctlcluster`), always leaves the server running, and
-holds it exclusively meanwhile (proc_helpers.postgres_server_lock): PostgreSQL tests in other
+holds it exclusively meanwhile (support.postgres_server_lock): PostgreSQL tests in other
 pytest-xdist workers wait for it rather than lose their server mid-test.
 """
 
@@ -29,7 +29,7 @@ import pytest
 
 from retrain_assets.defs.automation.schedules import CATCHUP_DAYS, previous_day
 from retrain_assets.registry import ModelRegistry
-from retrain_assets_tests import proc_helpers as ph
+from retrain_assets_tests import support as ph
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from retrain_assets.data.demo import demo_day, demo_is_bad_day
-from retrain_assets_tests import proc_helpers as ph
+from retrain_assets_tests import support as ph
 
 # Twenty runs, each a fresh run worker process, take minutes on two cores.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
