@@ -18,7 +18,12 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from retrain_assets.data.validation import TIMESTAMP_COLUMN, numeric_feature, read_table
+from retrain_assets.data.validation import (
+    TIMESTAMP_COLUMN,
+    check_header,
+    numeric_feature,
+    read_table,
+)
 from retrain_assets.ml.model_file import model_from_bytes
 from retrain_assets.registry import ModelRegistry, RegistryError
 from retrain_assets.settings import settings
@@ -58,9 +63,10 @@ class PublishedModel:
             data = read_table(Path(data))
         source = source or "the rows to score"
         columns = [str(c) for c in data.columns]
-        duplicated = sorted({c for c in columns if columns.count(c) > 1})
-        if duplicated:
-            raise FeatureMismatchError(f"{source}: duplicate column(s) {duplicated}")
+        try:
+            check_header(columns, source)
+        except ValueError as exc:
+            raise FeatureMismatchError(str(exc)) from None
         ignored = {self.card.get("target"), TIMESTAMP_COLUMN} - {None}
         missing = [f for f in self.features if f not in columns]
         unknown = [c for c in columns if c not in self.features and c not in ignored]

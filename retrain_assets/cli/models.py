@@ -86,11 +86,13 @@ def predict(
     model = load_from(registry, version)
     frame = read_table(source)
     result = frame.copy()
-    result["prediction"] = model.predict(frame).to_numpy()
-    if proba:
+    if proba:  # one pass over the model: the prediction is the most probable class
         scores = model.predict_proba(frame)
+        result["prediction"] = model.pipeline.classes_[scores.to_numpy().argmax(axis=1)]
         for column in scores.columns:
             result[f"proba_{column}"] = scores[column].to_numpy()
+    else:
+        result["prediction"] = model.predict(frame).to_numpy()
     if output is None:
         result.to_csv(out, index=False)
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +38,7 @@ class LandingFile:
 class LandingScan:
     files: dict[str, list[LandingFile]]  # day -> files for that day (normally exactly one)
     ignored: list[tuple[str, str]]  # (file name, why it was ignored)
+    refused_days: set[str] = field(default_factory=set)  # days whose file the service refuses
 
 
 def parse_day(text: str) -> str | None:
@@ -50,19 +51,22 @@ def parse_day(text: str) -> str | None:
 def scan_landing_dir(directory: Path, start_date: str | None = None) -> LandingScan:
     files: dict[str, list[LandingFile]] = {}
     ignored: list[tuple[str, str]] = []
+    refused: set[str] = set()
     if not directory.is_dir():
         return LandingScan(files, [(str(directory), "landing directory does not exist")])
     for entry in sorted(directory.iterdir()):
         name = entry.name
         if name.startswith("."):
             continue  # hidden files are how uploaders stage partial writes
+        match = DAY_FILE.match(name)
+        day = parse_day(match.group(1)) if match else None
         if entry.is_symlink():
             ignored.append((name, "a symbolic link: landing files must be regular files"))
+            if day is not None:
+                refused.add(day)
             continue
         if not entry.is_file():
             continue
-        match = DAY_FILE.match(name)
-        day = parse_day(match.group(1)) if match else None
         if day is None:
             ignored.append((name, "name is not YYYY-MM-DD.csv or YYYY-MM-DD.parquet"))
             continue
@@ -71,7 +75,7 @@ def scan_landing_dir(directory: Path, start_date: str | None = None) -> LandingS
             continue
         stat = entry.stat()
         files.setdefault(day, []).append(LandingFile(day, entry, stat.st_mtime_ns, stat.st_size))
-    return LandingScan(files, ignored)
+    return LandingScan(files, ignored, refused)
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,6 @@ class LandingDirSource:
                 f"{path}: a symbolic link; landing files must be regular files in "
                 f"{self.directory} (RETRAIN_DATA_DIR), copy the file instead"
             )
-        if path.resolve().parent != self.directory.resolve():
-            raise DataValidationError(f"{path}: resolves outside {self.directory}")
         size = path.stat().st_size
         if size > self.limits.max_bytes:
             raise DataValidationError(

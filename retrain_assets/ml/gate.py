@@ -15,6 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from retrain_assets.ml.metrics import evaluate
 from retrain_assets.registry import DeployResult, RegistrySnapshot
+from retrain_assets.serving import PublishedModel
 from retrain_assets.text import first_line
 
 
@@ -31,11 +32,12 @@ def champion_is_fair(
     """
     if champion is None:
         return False, "no live model"
-    if list(champion.get("features", [])) != list(features):
+    # As sets: models published before features were sorted list them in file order.
+    if sorted(champion.get("features", [])) != sorted(features):
         return False, "live model uses other features"
     if classes is not None and "classes" in champion:
         theirs, ours = {str(c) for c in champion["classes"]}, {str(c) for c in classes}
-        if theirs != ours:
+        if ours - theirs:  # a label the live model never saw; a rare one absent here is fine
             return False, (
                 f"live model {champion.get('version')} knows the labels {sorted(theirs)[:6]}, "
                 f"this window has {sorted(ours)[:6]}: labels changed, not compared"
@@ -112,13 +114,9 @@ def decide_gate(
     return result(True, "passed", f"accuracy {accuracy:.4f} >= threshold {threshold:.4f}{against}")
 
 
-@dataclass
-class LiveModel:
-    """The model live at some point of a run: its card facts and the loaded pipeline."""
-
-    version: str
-    card: Mapping[str, Any]  # at least features and fit_end_day
-    pipeline: Pipeline
+# The model live at some point of a run is a published version like any other (its card and
+# loaded pipeline); a candidate a run made live carries its info in place of the card.
+LiveModel = PublishedModel
 
 
 @dataclass(frozen=True)
@@ -175,7 +173,8 @@ def judge(
     champion = None
     if fair and live is not None:
         try:
-            champion_metrics = evaluate(live.pipeline, holdout, features, target)
+            # In its own feature order (a model from before features were sorted has another).
+            champion_metrics = evaluate(live.pipeline, holdout, live.card["features"], target)
         except (ValueError, TypeError) as exc:  # e.g. labels changed type since it was trained
             why = first_line(exc, limit=200)
             note = f"live model {live.version} cannot score these rows ({why}); not compared"

@@ -1,9 +1,9 @@
-"""Watching the live model: its accuracy on each new day's labelled rows, the day it served,
+"""Watching the live model: its accuracy on each new day's labelled rows, the days it served,
 which earlier version, if any, does clearly better on the same rows, and the automatic
 rollback to it.
 
-No Dagster here. "Fresh" means the model never trained on the day: its training data ends
-before the day (a backfill of an old day scored by a model trained on later data says nothing).
+No Dagster here. "Fresh" means the model never saw the day: it was made for an earlier day (a
+backfill of an old day scored by a model made from later data says nothing).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pandas as pd
 
 from retrain_assets.ml.gate import LiveModel
 from retrain_assets.ml.metrics import evaluate
-from retrain_assets.ml.model_file import model_from_bytes
 from retrain_assets.registry import ModelRegistry
+from retrain_assets.serving import load_from
 from retrain_assets.text import first_line
 
 # How many earlier live versions an automatic rollback considers, most recent first.
@@ -55,9 +55,11 @@ def fresh_for(model: LiveModel, day: str, rows: pd.DataFrame, target: str) -> st
         new = sorted({str(v) for v in pd.unique(rows[target])} - known)
         if new:
             return f"{model.version} never saw the labels {new[:6]} this day has: labels changed"
-    fit_end = model.card.get("fit_end_day") or ""
-    if not fit_end or not fit_end < day:
-        return f"{model.version} was trained on data up to {fit_end or '?'}: not fresh for {day}"
+    # The model published for day P was fitted and chosen on rows up to P (its holdout is the
+    # newest rows of its window): only days after P are fresh for it.
+    made_for = model.card.get("partition") or ""
+    if not made_for or not made_for < day:
+        return f"{model.version} was made from data up to {made_for or '?'}: not fresh for {day}"
     return None
 
 
@@ -137,23 +139,14 @@ class Watch:
 
 def earlier_live(registry: ModelRegistry, live_version: str) -> list[LiveModel]:
     """The versions live before `live_version`, most recent first, that load and verify."""
-    seen: list[str] = []
-    for event in reversed(registry.history()):
-        version = event.get("version")
-        if event.get("event") in ("deployed", "rolled_back") and version not in (
-            live_version,
-            *seen,
-        ):
-            seen.append(version)
     models = []
-    for version in seen:
+    for version in (v for v in registry.went_live() if v != live_version):
         if len(models) == ROLLBACK_CANDIDATES:
             break
         try:
-            pipeline = model_from_bytes(registry.load_bytes(version))
+            models.append(load_from(registry, version))
         except Exception:  # pruned or damaged: not a rollback target
             continue
-        models.append(LiveModel(version, registry.card(version), pipeline))
     return models
 
 

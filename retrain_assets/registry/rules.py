@@ -92,9 +92,9 @@ def next_version(latest: Mapping[str, Any] | None, card: Mapping[str, Any]) -> s
     if latest is None:
         return FIRST_VERSION
     major, minor, patch = version_key(latest["version"])
-    same_kind = list(latest.get("features", [])) == list(card.get("features", [])) and latest.get(
-        "estimator"
-    ) == card.get("estimator")
+    same_kind = sorted(latest.get("features", [])) == sorted(card.get("features", [])) and (
+        latest.get("estimator") == card.get("estimator")
+    )
     return f"{major}.{minor}.{patch + 1}" if same_kind else f"{major}.{minor + 1}.0"
 
 

@@ -114,6 +114,18 @@ class ModelRegistry:
                 events.append(event)
         return events
 
+    def went_live(self, history: list[dict[str, Any]] | None = None) -> list[str]:
+        """Versions that were made live (deployed, rolled back to, repaired), most recent
+        first, each once."""
+        events = self.history() if history is None else history
+        live_events = ("deployed", "rolled_back", "repaired")
+        versions = [
+            e["version"]
+            for e in reversed(events)
+            if e.get("event") in live_events and isinstance(e.get("version"), str)
+        ]
+        return list(dict.fromkeys(versions))
+
     # ---- writing -------------------------------------------------------------------------
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -156,7 +168,8 @@ class ModelRegistry:
         return RegistrySnapshot(
             tuple(entries),
             live["version"] if live else None,
-            live.get("partition") if live else None,
+            # A rollback keeps the newest day decided, so no backfill of an older day undoes it.
+            (live.get("decided_through") or live.get("partition")) if live else None,
         )
 
     def _write_version(self, version: str, model_bytes: bytes, card: dict[str, Any]) -> None:
@@ -204,6 +217,7 @@ class ModelRegistry:
         event: str,
         previous: str | None,
         reason: str | None = None,
+        decided_through: str | None = None,
     ) -> None:
         at = now()
         pointer = {
@@ -214,6 +228,7 @@ class ModelRegistry:
             "deployed_at": at,
             "event": event,
             "previous": previous,
+            **({"decided_through": decided_through} if decided_through else {}),
         }
         write_atomic(self.current_path, dump_json(pointer))
         self._append_history(
@@ -322,8 +337,18 @@ class ModelRegistry:
             if previous == version:
                 return DeployResult(version, "unchanged", previous, previous, False)
             card = self.card(version)
+            newest = max(
+                card["partition"],
+                (live or {}).get("decided_through") or (live or {}).get("partition") or "",
+            )
             self._point_to(
-                card, card["partition"], run_id, "rolled_back", previous, reason=reason
+                card,
+                card["partition"],
+                run_id,
+                "rolled_back",
+                previous,
+                reason=reason,
+                decided_through=newest if newest != card["partition"] else None,
             )
             return DeployResult(version, "rolled_back", previous, version, False)
 

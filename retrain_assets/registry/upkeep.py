@@ -19,21 +19,19 @@ def prunable(registry: ModelRegistry, keep: int) -> list[str]:
     """Versions no one can need once only the last `keep` live versions are kept.
 
     Never the live version, its `previous` (what "roll back to previous" needs), the last
-    `keep` versions that went live (deployed or rolled back to), or the highest version
-    (numbering continues from it, so a version string is never reused).
+    `keep` versions that went live (deployed or rolled back to), the highest version
+    (numbering continues from it, so a version string is never reused), or a version the
+    history does not account for (a lost or damaged history must not turn into deletions).
     """
     versions = registry.versions()
     if keep < 1 or not versions:
         return []
     live = registry.current() or {}
-    went_live = [
-        e["version"]
-        for e in reversed(registry.history())
-        if e.get("event") in ("deployed", "rolled_back") and e.get("version")
-    ]
+    history = registry.history()
+    recorded = {e.get("version") for e in history if e.get("event") in ("deployed", "superseded")}
     kept = {versions[-1], live.get("version"), live.get("previous")}
-    kept |= set(list(dict.fromkeys(went_live))[:keep])
-    return [v for v in versions if v not in kept]
+    kept |= set(registry.went_live(history)[:keep])
+    return [v for v in versions if v not in kept and v in recorded]
 
 def prune(registry: ModelRegistry, keep: int, *, run_id: str = "manual") -> list[str]:
     """Delete the versions `prunable(keep)` names, each recorded as `pruned` in history."""
@@ -89,15 +87,11 @@ def repair(registry: ModelRegistry, *, dry_run: bool = False) -> list[str]:
         if problem is None:
             return report
         report.append(problem)
-        went_live = [
-            e for e in reversed(registry.history())
-            if e.get("event") in ("deployed", "rolled_back", "repaired")
-            and e.get("version") in healthy
-        ]  # fmt: skip
+        went_live = [v for v in registry.went_live() if v in healthy]
         if not went_live:
             report.append("no verified version ever went live: current.json left as is")
             return report
-        version = went_live[0]["version"]
+        version = went_live[0]
         report.append(f"current.json {'would point' if dry_run else 'points'} to {version}")
         if not dry_run:
             card = registry.card(version)

@@ -240,3 +240,12 @@ def test_sensor_skips_future_days(tmp_path: Path) -> None:
     _write(tmp_path / f"{future}.csv", "f0,target\n1,0\n")
     requests, _ = _settled(tmp_path, None)
     assert requests == []
+
+
+def test_ranges_go_around_a_day_whose_file_is_refused(tmp_path: Path) -> None:
+    for day in ("2026-03-01", "2026-03-03"):
+        _write(tmp_path / f"{day}.csv", "f0,target\n1,0\n")
+    _write(tmp_path / "elsewhere.txt", "f0,target\n1,0\n")
+    (tmp_path / "2026-03-02.csv").symlink_to(tmp_path / "elsewhere.txt")
+    requests, _ = _settled(tmp_path, None)
+    assert [r.partition_key for r in requests] == ["2026-03-01", "2026-03-03"]

@@ -111,9 +111,15 @@ def test_auto_rollback_restores_a_clearly_better_version_before_the_gate_judges(
     assert service.registry.current()["previous"] == "0.1.0"
     # Dagster sees the rollback as well: the alert says what happened.
     assert "rolled back to 0.1.0" in service.store.read_outcome("2026-03-08").alert
-    # A re-run of the decided day repeats its decision and rolls nothing back again.
+    # A re-run of the decided day repeats its decision and rolls nothing back again, even with
+    # the bad model live once more (put back by hand) and scored below the threshold.
+    service.registry.rollback("0.1.1", run_id="ops", reason="test")
+    events_before = len(service.registry.history())
     again = service.run("2026-03-08")
     assert again.success
-    assert len(service.registry.history()) == len(history)
-    events = service.instance.fetch_materializations(dg.AssetKey("live_model_metrics"), limit=10)
-    assert len(events.records) == 2  # the re-run still scores the live model, for the plot
+    assert len(service.registry.history()) == events_before
+    assert service.registry.current()["version"] == "0.1.1"
+    records = service.instance.fetch_materializations(dg.AssetKey("live_model_metrics"), limit=10)
+    assert len(records.records) == 2  # the re-run still scores the live model, for the plot
+    latest = records.records[0].asset_materialization.metadata
+    assert latest["live_version"].value == "0.1.1" and latest["below_threshold"].value

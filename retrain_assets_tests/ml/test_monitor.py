@@ -24,21 +24,21 @@ def rows(n: int = 400, seed: int = 0, flipped: bool = False) -> pd.DataFrame:
     return frame
 
 
-def model(version: str, fit_end: str, flipped: bool = False, accuracy: float = 0.95) -> LiveModel:
+def model(version: str, made_for: str, flipped: bool = False, accuracy: float = 0.95) -> LiveModel:
     train = rows(seed=1, flipped=flipped)
     pipeline = build_pipeline("random_forest", {"n_estimators": 5}).fit(
         train[FEATURES].to_numpy(), train["target"].to_numpy()
     )
-    card = {"features": FEATURES, "fit_end_day": fit_end, "metrics": {"accuracy": accuracy}}
+    card = {"features": FEATURES, "partition": made_for, "metrics": {"accuracy": accuracy}}
     return LiveModel(version, card, pipeline)
 
 
 def test_the_live_model_is_scored_only_on_days_it_never_trained_on() -> None:
-    good = model("0.1.0", fit_end="2026-03-04")
+    good = model("0.1.0", made_for="2026-03-04")
     score = score_live("2026-03-05", good, rows(seed=2), "target", threshold=0.8)
     assert score.accuracy is not None and score.accuracy > 0.9 and not score.below_threshold
     assert score.holdout_accuracy == 0.95 and score.metrics["n_holdout"] == 400
-    # A backfilled old day: the live model was trained on data up to a later day.
+    # A backfilled old day, or the day the model was made for: it has seen those rows.
     stale = score_live("2026-03-04", good, rows(seed=2), "target", threshold=0.8)
     assert stale.metrics is None and "not fresh for 2026-03-04" in stale.note
     other = score_live("2026-03-05", good, rows(seed=2).rename(columns={"f1": "g1"}),

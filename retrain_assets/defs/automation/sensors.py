@@ -123,7 +123,9 @@ def evaluate_landing_dir(
     if settling:
         context.log.info(f"waiting one more tick for {len(settling)} new or changed file(s)")
     cursor["pending"] = {d: new[d].version for d in new if d not in ready}
-    barriers = {day for day in cursor["seen"] if day not in new} | ambiguous
+    # A day whose file is refused (a symbolic link) would fail a range around it: ranges go
+    # around it instead, as around an ambiguous day.
+    barriers = {day for day in cursor["seen"] if day not in new} | ambiguous | scan.refused_days
     requests = []
     for group in group_days(ready, barriers):
         requests.append(_request([new[day] for day in group]))

@@ -10,8 +10,8 @@ from retrain_assets.defs.partitions import daily_partitions
 from retrain_assets.defs.retraining.ingest import GROUP
 from retrain_assets.defs.retraining.train import Candidate, trained_model
 from retrain_assets.ml.gate import LiveModel, Verdict, judge
-from retrain_assets.ml.model_file import model_from_bytes
 from retrain_assets.registry import ModelRegistry
+from retrain_assets.serving import load_from
 
 evaluation_metrics = dg.AssetSpec(
     "evaluation_metrics",
@@ -48,12 +48,10 @@ class LiveTracker:
             self.live = None
         elif self.live is None or self.live.version != version:
             try:
-                card = self.registry.card(version)
-                pipeline = model_from_bytes(self.registry.load_bytes(version))
+                self.live = load_from(self.registry, version)
             except Exception as exc:  # a damaged live model must not stall every later day
                 self.live = None
                 return None, f"live model {version} could not be loaded ({exc}); not compared"
-            self.live = LiveModel(version, card, pipeline)
         return self.live, None
 
     def deployed(self, version: str, candidate: Candidate, metrics: dict[str, Any]) -> None:

@@ -35,6 +35,7 @@ from retrain_assets.defs.retraining.ingest import ingest, raw_dataset
 from retrain_assets.defs.retraining.train import TrainingChoice, train, trained_model
 from retrain_assets.defs.retraining.watch import live_model_metrics, watch_day, watch_metadata
 from retrain_assets.ml.fit import DEFAULT_ESTIMATOR
+from retrain_assets.ml.monitor import ROLLBACK_CANDIDATES
 from retrain_assets.ml.window import InsufficientDataError
 from retrain_assets.text import first_line
 
@@ -244,8 +245,11 @@ class DayRunner:
                 return
 
             stage = deployed_model_version.key.to_user_string()
+            keep = self.retrain.keep_versions
+            if keep and self.retrain.auto_rollback:  # its candidates must survive retention
+                keep = max(keep, ROLLBACK_CANDIDATES + 1)
             result, metadata = deploy_day(
-                day, candidate, verdict, self.registry, self.run_id, self.retrain.keep_versions
+                day, candidate, verdict, self.registry, self.run_id, keep
             )
             if result.event == "deployed":
                 self.tracker.deployed(result.version, candidate, verdict.metrics)
