@@ -47,6 +47,8 @@ def decisions(service: Service, days: list[str]) -> dict[str, Any]:
     current = registry.current() or {}
     return {
         "outcomes": {day: service.outcome(day) for day in days},
+        "alerts": {day: (service.store.read_outcome(day) or None) and
+                   service.store.read_outcome(day).alert for day in days},  # fmt: skip
         "history": [
             (e["event"], e["version"], e["partition"], e.get("previous") or e.get("live"))
             for e in registry.history()
@@ -74,13 +76,16 @@ def test_demo_days_decide_the_same_however_they_are_launched(
     assert demo_is_bad_day(pd.Timestamp("2026-01-30").date())
     seen = {}
     for how in HOW:
-        service = make(tmp_path, instance, how)
+        # Retention and the automatic rollback on: they act inside the same day loop.
+        service = make(tmp_path, instance, how, keep_versions=2, auto_rollback=True)
         launch(service, how, DEMO_DAYS)
         seen[how] = decisions(service, DEMO_DAYS)
     reference = seen["one run per day"]
     # The sequence has every verdict in it, so the comparison means something.
     assert {"deployed", "blocked"} <= set(reference["outcomes"].values())
     assert reference["outcomes"]["2026-01-30"] == "blocked"
+    assert "below the threshold" in reference["alerts"]["2026-01-30"]  # the watch saw it
+    assert "pruned" in {event for event, *_ in reference["history"]}
     for how, got in seen.items():
         assert got == reference, how
 

@@ -210,7 +210,9 @@ class DayRunner:
             if earlier is not None:
                 # A re-run (re-execution, retry, the schedule after the sensor) of a day already
                 # decided on this very candidate and gate repeats that decision: the registry and
-                # the verdict do not depend on how often a day was launched.
+                # the verdict do not depend on how often a day was launched. Its record keeps
+                # what the watch saw when the day was decided.
+                self.alert = earlier.alert
                 yield from self.end(
                     day,
                     earlier.outcome,
