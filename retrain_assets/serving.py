@@ -77,18 +77,24 @@ class PublishedModel:
                 f"{source}: {'; '.join(parts)}; {self.card.get('model', 'the model')} "
                 f"{self.version} expects exactly {self.features}"
             )
+        if len(data) == 0:
+            raise FeatureMismatchError(f"{source}: no rows to score")
         data = data.set_axis(columns, axis=1)
         return np.column_stack([numeric_feature(data, f, source) for f in self.features])
 
-    def predict(self, data: pd.DataFrame | str | Path) -> pd.Series:
-        """The predicted class of each row (index kept when `data` is a frame)."""
+    def predict(self, data: pd.DataFrame | str | Path, source: str | None = None) -> pd.Series:
+        """The predicted class of each row (index kept when `data` is a frame); `source` names
+        the rows in errors (a path names itself)."""
         index = data.index if isinstance(data, pd.DataFrame) else None
-        return pd.Series(self.pipeline.predict(self.matrix(data)), index=index, name="prediction")
+        predicted = self.pipeline.predict(self.matrix(data, source))
+        return pd.Series(predicted, index=index, name="prediction")
 
-    def predict_proba(self, data: pd.DataFrame | str | Path) -> pd.DataFrame:
+    def predict_proba(
+        self, data: pd.DataFrame | str | Path, source: str | None = None
+    ) -> pd.DataFrame:
         """Each class's probability per row, one column per class."""
         index = data.index if isinstance(data, pd.DataFrame) else None
-        scores = self.pipeline.predict_proba(self.matrix(data))
+        scores = self.pipeline.predict_proba(self.matrix(data, source))
         return pd.DataFrame(scores, index=index, columns=[str(c) for c in self.pipeline.classes_])
 
 

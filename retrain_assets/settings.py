@@ -69,6 +69,15 @@ def _flag(env: Mapping[str, str], name: str, default: str) -> bool:
     return raw in ("true", "1", "yes")
 
 
+def model_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a registry folder name, or None."""
+    if "/" in name or name.startswith(".") or "\x00" in name:
+        return "must be a plain directory name"
+    if len(name.encode()) > 100:
+        return "is longer than 100 bytes; choose a short folder name"
+    return None
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     home = dagster_home(env)
@@ -93,8 +102,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         )
     data_dir = env.get("RETRAIN_DATA_DIR", "").strip()
     model_name = _get(env, "RETRAIN_MODEL_NAME", "classifier")
-    if "/" in model_name or model_name.startswith("."):
-        raise SettingsError(f"RETRAIN_MODEL_NAME={model_name!r} must be a plain directory name")
+    problem = model_name_problem(model_name)
+    if problem:
+        raise SettingsError(f"RETRAIN_MODEL_NAME={model_name!r} {problem}")
+    if data_dir and Path(data_dir).exists() and not Path(data_dir).is_dir():
+        raise SettingsError(f"RETRAIN_DATA_DIR={data_dir!r} is a file, not a directory")
     return Settings(
         data_dir=Path(data_dir) if data_dir else None,
         registry_dir=Path(_get(env, "RETRAIN_REGISTRY_DIR", str(home / "model_registry"))),

@@ -747,3 +747,17 @@ def test_a_rollback_is_not_undone_by_a_backfill_of_an_older_day(tmp_path: Path) 
     assert reg.current()["version"] == "0.1.0"
     # A new day deploys as always.
     assert reg.deploy(b"m6", make_card(), partition="2026-03-06", run_id="r6").event == "deployed"
+
+
+def test_half_versions_left_by_hand_never_block_a_deploy(tmp_path: Path) -> None:
+    reg = _two_versions(tmp_path)
+    (reg.versions_dir / "0.9.0").write_text("a note")  # a file named like a version
+    (reg.versions_dir / "0.2.0").mkdir()  # an empty directory
+    (reg.versions_dir / "0.1.0" / "card.json").write_text("[]")  # a card damaged by hand
+    assert reg.versions() == ["0.1.0", "0.1.1"]
+    assert reg.strays() == ["0.2.0", "0.9.0"]
+    assert reg.deploy(b"m2", make_card(), partition="2026-03-03", run_id="r2").version == "0.1.2"
+    with pytest.raises(RegistryError, match=r"0.1.0/card.json: not a JSON object"):
+        reg.card("0.1.0")
+    report = reg.repair()
+    assert any(line.startswith("0.1.0: damaged:") for line in report)

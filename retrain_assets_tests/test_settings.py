@@ -129,6 +129,8 @@ def test_start_date_in_compact_iso_form_is_normalised(tmp_path: Path) -> None:
         ("RETRAIN_AUTO_ROLLBACK", "maybe", "must be true or false"),
         ("RETRAIN_MAX_FILE_MB", "0", "between"),
         ("RETRAIN_MAX_ROWS_PER_DAY", "1e6", "not a valid int"),
+        ("RETRAIN_MODEL_NAME", "m" * 300, "longer than 100 bytes"),
+        ("RETRAIN_DATA_DIR", "/etc/passwd", "is a file, not a directory"),
     ],
 )
 def test_bad_value_names_the_variable_and_value(

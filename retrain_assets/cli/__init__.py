@@ -26,7 +26,8 @@ from retrain_assets.cli.backfill import days, launch_backfill
 from retrain_assets.cli.errors import CliError
 from retrain_assets.registry import RegistryError
 from retrain_assets.serving import FeatureMismatchError, open_registry
-from retrain_assets.settings import SettingsError, settings
+from retrain_assets.settings import SettingsError, model_name_problem, settings
+from retrain_assets.text import first_line
 
 __all__ = ["CliError", "days", "launch_backfill", "main"]
 
@@ -86,6 +87,9 @@ def _run(args: argparse.Namespace) -> int:
             f"; follow it at {args.url.rstrip('/')}/runs/b/{backfill_id}\n"
         )
         return 0
+    problem = model_name_problem(args.model) if args.model is not None else None
+    if problem:
+        raise CliError(f"--model {args.model!r} {problem}")
     registry = open_registry(args.registry, args.model)
     if args.command == "list":
         return models.list_versions(registry, out)
@@ -107,8 +111,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args)
+    except BrokenPipeError:  # `retrain-assets predict big.csv | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CliError, RegistryError, FeatureMismatchError, SettingsError, ValueError) as exc:
-        print(f"retrain-assets: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"retrain-assets: {first_line(exc)}", file=sys.stderr)
+        return 2
+    except (OSError, RecursionError, KeyError, TypeError) as exc:
+        # Anything else a damaged file or a bad path causes: one line, never a traceback.
+        print(f"retrain-assets: {type(exc).__name__}: {first_line(exc)}", file=sys.stderr)
         return 2
 
 

@@ -87,12 +87,12 @@ def predict(
     frame = read_table(source)
     result = frame.copy()
     if proba:  # one pass over the model: the prediction is the most probable class
-        scores = model.predict_proba(frame)
+        scores = model.predict_proba(frame, source=str(source))
         result["prediction"] = model.pipeline.classes_[scores.to_numpy().argmax(axis=1)]
         for column in scores.columns:
             result[f"proba_{column}"] = scores[column].to_numpy()
     else:
-        result["prediction"] = model.predict(frame).to_numpy()
+        result["prediction"] = model.predict(frame, source=str(source)).to_numpy()
     if output is None:
         result.to_csv(out, index=False)
     else:

@@ -66,6 +66,9 @@ def scan_landing_dir(directory: Path, start_date: str | None = None) -> LandingS
                 refused.add(day)
             continue
         if not entry.is_file():
+            if day is not None:
+                ignored.append((name, "not a regular file (a directory? a pipe?)"))
+                refused.add(day)
             continue
         if day is None:
             ignored.append((name, "name is not YYYY-MM-DD.csv or YYYY-MM-DD.parquet"))
@@ -115,6 +118,12 @@ class LandingDirSource:
                 f"the landing directory {self.directory} (RETRAIN_DATA_DIR) does not exist"
             )
         candidates = [self.directory / f"{day}.csv", self.directory / f"{day}.parquet"]
+        for path in candidates:
+            if path.exists() and not path.is_symlink() and not path.is_file():
+                raise DataValidationError(
+                    f"{path}: not a regular file (a directory? a pipe?); a day's data is one "
+                    "CSV or Parquet file"
+                )
         present = [p for p in candidates if p.is_file() or p.is_symlink()]
         if not present:
             raise NoDataError(

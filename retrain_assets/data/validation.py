@@ -44,6 +44,10 @@ def check_header(names: list[str], source: str) -> None:
     """Every column has a name, and a name of its own (pandas would rename a duplicate
     `a` to `a.1` and an unnamed column to `Unnamed: 0`, and train on them)."""
     for position, name in enumerate(names, start=1):
+        if str(name).startswith("__"):
+            raise DataValidationError(
+                f"{source}: column {shown(name)}: names starting with '__' are the service's own"
+            )
         if not str(name).strip():
             raise DataValidationError(
                 f"{source}: column {position} has no name in the header (an index written "
@@ -82,6 +86,8 @@ def read_table(path: Path, max_rows: int | None = None) -> pd.DataFrame:
         return frame
     except DataValidationError:
         raise
+    except csv.Error as exc:  # e.g. a header cell past the csv module's field size limit
+        raise DataValidationError(f"{path}: malformed CSV header: {first_line(exc)}") from None
     except pd.errors.EmptyDataError:
         raise DataValidationError(f"{path}: the file is empty (no header, no rows)") from None
     except pd.errors.ParserError as exc:
@@ -135,7 +141,10 @@ def numeric_feature(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
 
 def _labels(values: pd.Series) -> pd.Series:
     # 1.0/0.0 from a CSV with a blank somewhere become floats; keep integer labels integral.
-    if pd.api.types.is_float_dtype(values) and np.all(np.mod(values.to_numpy(), 1) == 0):
+    if pd.api.types.is_float_dtype(values):
+        fractional = np.mod(values.to_numpy(), 1) != 0
+        if fractional.any():
+            raise ValueError(shown(float(values[fractional].iloc[0])))
         return values.astype("int64")
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return values
@@ -166,7 +175,9 @@ def validate_day(frame: pd.DataFrame, *, source: str, target: str, min_rows: int
     if len(frame) == 0:
         raise DataValidationError(f"{source}: the file is empty (no rows)")
     if target not in frame.columns:
-        columns = ", ".join(map(str, frame.columns))
+        names = [shown(str(c), 30) for c in frame.columns[:10]]
+        more = f" and {len(frame.columns) - 10} more" if len(frame.columns) > 10 else ""
+        columns = ", ".join(names) + more
         raise DataValidationError(
             f"{source}: missing target column '{target}' (columns: {columns}); "
             "set RETRAIN_TARGET_COLUMN if the label has another name"
@@ -191,7 +202,13 @@ def validate_day(frame: pd.DataFrame, *, source: str, target: str, min_rows: int
         if frame[column].isna().all():
             raise DataValidationError(f"{source}: column '{column}' is entirely empty (all null)")
         out[column] = numeric_feature(frame, column, source)
-    out[target] = _labels(frame[target])
+    try:
+        out[target] = _labels(frame[target])
+    except ValueError as exc:
+        raise DataValidationError(
+            f"{source}: column '{target}' holds continuous values (e.g. {exc}); a classifier "
+            "needs labels (classes such as 0/1 or yes/no)"
+        ) from None
     _check_label_spelling(out[target], target, source)
     if TIMESTAMP_COLUMN in frame.columns:
         stamps = pd.to_datetime(frame[TIMESTAMP_COLUMN], errors="coerce", utc=True)

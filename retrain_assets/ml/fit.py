@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 
-from retrain_assets.data.validation import content_hash
+from retrain_assets.data.validation import content_hash, shown
 from retrain_assets.ml.window import (
     DAY_COLUMN,
     InsufficientDataError,
@@ -98,7 +98,7 @@ def fit_window(
     if len(classes) < 2:
         raise TrainingError(
             f"the training rows of {window.days_used[0]}..{fit_rows[DAY_COLUMN].iloc[-1]} hold "
-            f"a single class ({classes[0]!r} in column '{target}'): a classifier needs two"
+            f"a single class ({shown(classes[0])} in column '{target}'): a classifier needs two"
         )
     chosen_params = {**DEFAULT_PARAMS.get(estimator, {}), **(params or {})}
     pipeline = build_pipeline(estimator, chosen_params)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from retrain_assets.data.validation import TIMESTAMP_COLUMN, DataValidationError
+from retrain_assets.data.validation import TIMESTAMP_COLUMN, DataValidationError, shown
 
 DAY_COLUMN = "__day"
 
@@ -30,6 +30,21 @@ class Window:
     features: list[str]
     days_used: list[str]
     days_missing: list[str]
+
+
+def _check_spelling_across_days(first_seen: Mapping[str, str], days: list[str]) -> None:
+    """`no` on one day and `No` on another are one label spelt two ways, not two classes."""
+    spellings: dict[str, list[str]] = {}
+    for label in first_seen:
+        spellings.setdefault(label.strip().casefold(), []).append(label)
+    clash = next((sorted(s, key=first_seen.get) for s in spellings.values() if len(s) > 1), None)
+    if clash:
+        named = " and ".join(f"{shown(label)} (from {first_seen[label]})" for label in clash[:3])
+        raise DataValidationError(
+            f"the training window {days[0]}..{days[-1]} spells one label several ways: {named}; "
+            "write each label one way (re-land the older days, or wait until they leave the "
+            "window)"
+        )
 
 
 def assemble_window(
@@ -59,13 +74,14 @@ def assemble_window(
         absent = [c for c in features if c not in frames[day].columns]
         if absent:
             raise DataValidationError(
-                f"{sources[day]}: missing feature column(s) {', '.join(absent)} that "
+                f"{sources[day]}: missing feature column(s) {', '.join(map(shown, absent))} that "
                 f"{days[-1]} has; every day of a window needs the same features"
             )
     lengths = [len(frames[day]) for day in days]
     # Column-major: each feature is contiguous, as pandas stores a block and trees scan it.
     matrix = np.empty((sum(lengths), len(features)), dtype="float64", order="F")
     targets = []
+    first_seen: dict[str, str] = {}  # each label's spelling -> the first day it appears
     offset = 0
     for day, length in zip(days, lengths, strict=True):
         frame = frames.pop(day) if consume else frames[day]
@@ -74,8 +90,11 @@ def assemble_window(
         # A copy: a view would keep the day's whole float block alive (pandas stores a float
         # target with the features). A one-column frame keeps concat's dtype rules for labels.
         targets.append(frame[[target]].copy())
+        for label in pd.unique(frame[target]):
+            first_seen.setdefault(str(label), day)
         offset += length
         del frame
+    _check_spelling_across_days(first_seen, days)
     window = pd.DataFrame(matrix, columns=features, copy=False)
     window[target] = pd.concat(targets, ignore_index=True)[target]
     del targets

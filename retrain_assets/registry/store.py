@@ -53,8 +53,17 @@ class ModelRegistry:
         """Version directories in semver order; anything else there is a stray (strays())."""
         if not self.versions_dir.is_dir():
             return []
-        names = [p.name for p in self.versions_dir.iterdir() if SEMVER.match(p.name)]
-        return sorted(names, key=version_key)
+        return sorted((p.name for p in self.versions_dir.iterdir() if self._is_version(p)),
+                      key=version_key)  # fmt: skip
+
+    @staticmethod
+    def _is_version(path: Path) -> bool:
+        """A complete version: a semver-named directory holding its card and its model."""
+        return (
+            SEMVER.match(path.name) is not None
+            and (path / CARD_FILE).is_file()
+            and (path / MODEL_FILE).is_file()
+        )
 
     def strays(self) -> list[str]:
         """Names under versions/ that are not versions (a person's copy, a backup, a note)."""
@@ -63,14 +72,17 @@ class ModelRegistry:
         return sorted(
             p.name
             for p in self.versions_dir.iterdir()
-            if not SEMVER.match(p.name) and not p.name.startswith(".")
+            if not self._is_version(p) and not p.name.startswith(".")
         )
 
     def _read_json(self, path: Path) -> dict[str, Any]:
         try:
             value = json.loads(path.read_bytes())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RegistryError(f"{path}: not valid JSON ({exc}); {REPAIR_HINT}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise RegistryError(f"{path}: not valid JSON ({why}); {REPAIR_HINT}") from None
+        except OSError as exc:
+            raise RegistryError(f"{path}: unreadable ({exc.strerror}); {REPAIR_HINT}") from None
         if not isinstance(value, dict):
             raise RegistryError(f"{path}: not a JSON object; {REPAIR_HINT}")
         return value
@@ -79,7 +91,12 @@ class ModelRegistry:
         path = self.versions_dir / version / CARD_FILE
         if not SEMVER.match(version) or not path.exists():
             raise RegistryError(f"{self.model_name}: version {version} does not exist ({path})")
-        return self._read_json(path)
+        card = self._read_json(path)
+        shapes = {"sha256": str, "partition": str, "features": list}
+        for key, kind in shapes.items():
+            if not isinstance(card.get(key), kind):
+                raise RegistryError(f"{path}: '{key}' is missing or not a {kind.__name__}")
+        return card
 
     def current(self) -> dict[str, Any] | None:
         if not self.current_path.exists():
@@ -87,12 +104,20 @@ class ModelRegistry:
         live = self._read_json(self.current_path)
         if not isinstance(live.get("version"), str) or not SEMVER.match(live["version"]):
             raise RegistryError(f"{self.current_path}: names no version; {REPAIR_HINT}")
+        for key in ("partition", "previous", "decided_through"):
+            if live.get(key) is not None and not isinstance(live[key], str):
+                raise RegistryError(f"{self.current_path}: '{key}' is not text; {REPAIR_HINT}")
         return live
 
     def load_bytes(self, version: str) -> bytes:
         """The model file of a version, after checking it against the card's sha256."""
         card = self.card(version)
-        data = (self.versions_dir / version / MODEL_FILE).read_bytes()
+        try:
+            data = (self.versions_dir / version / MODEL_FILE).read_bytes()
+        except OSError as exc:
+            raise RegistryError(
+                f"{self.model_name} {version}: {MODEL_FILE} unreadable ({exc.strerror})"
+            ) from None
         digest = hashlib.sha256(data).hexdigest()
         if digest != card["sha256"]:
             raise RegistryError(
@@ -155,7 +180,10 @@ class ModelRegistry:
         """The versions and the live pointer, as the deploy rule sees them."""
         entries = []
         for version in self.versions():
-            card = self.card(version)
+            try:
+                card = self.card(version)
+            except RegistryError:  # a hand-damaged card: not a version to plan with
+                continue
             entries.append(
                 VersionEntry(
                     version,
@@ -174,6 +202,11 @@ class ModelRegistry:
 
     def _write_version(self, version: str, model_bytes: bytes, card: dict[str, Any]) -> None:
         self.versions_dir.mkdir(parents=True, exist_ok=True)
+        if (self.versions_dir / version).exists():
+            raise RegistryError(
+                f"{self.versions_dir / version} exists but is not a usable version; move it "
+                f"away (`retrain-assets repair` lists what is wrong)"
+            )
         staging = self.versions_dir / f".tmp-{version}-{uuid.uuid4().hex}"
         staging.mkdir()
         staging.chmod(0o755)  # a serving process running as another user reads it

@@ -28,7 +28,11 @@ def prunable(registry: ModelRegistry, keep: int) -> list[str]:
         return []
     live = registry.current() or {}
     history = registry.history()
-    recorded = {e.get("version") for e in history if e.get("event") in ("deployed", "superseded")}
+    recorded = {
+        e["version"]
+        for e in history
+        if e.get("event") in ("deployed", "superseded") and isinstance(e.get("version"), str)
+    }
     kept = {versions[-1], live.get("version"), live.get("previous")}
     kept |= set(registry.went_live(history)[:keep])
     return [v for v in versions if v not in kept and v in recorded]

@@ -133,3 +133,17 @@ def test_repair_reports_strays_and_rebuilds_current_json(registry, capsys) -> No
     assert "stray under versions/ (not a version, ignored): 0.1.3.bak" in out
     assert "current.json points to 0.1.11" in out
     assert registry.current()["version"] == "0.1.11"
+
+
+def test_os_level_failures_are_one_line_and_exit_2(registry, capsys, tmp_path: Path) -> None:
+    labelled_rows().to_csv(tmp_path / "rows.csv", index=False)
+    bad_output = tmp_path / "rows.csv" / "scored.csv"  # under a file, not a directory
+    code, _, err = run(registry, capsys, "predict", str(tmp_path / "rows.csv"),
+                       "--output", str(bad_output))  # fmt: skip
+    assert code == 2 and err.startswith("retrain-assets: ") and len(err.strip().splitlines()) == 1
+    (registry.versions_dir / "0.1.11" / "model.skops").unlink()
+    code, _, err = run(registry, capsys, "predict", str(tmp_path / "rows.csv"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    code, out, _ = run(registry, capsys, "repair")  # the damage it exists to diagnose
+    assert code == 0 and "current.json names 0.1.11, which is missing or damaged" in out
+    assert "current.json points to 0.1.10" in out

@@ -118,3 +118,43 @@ def test_parquet_schema_slips_are_refused(landing: Path) -> None:
     frame.to_parquet(landing / "2026-03-05.parquet")
     with pytest.raises(DataValidationError, match="column 'created' holds dates or times"):
         LandingDirSource(landing, "target", 1).load("2026-03-05")
+
+
+def test_a_directory_or_pipe_named_like_a_day_is_refused_not_taken_for_no_data(
+    landing: Path,
+) -> None:
+    import os
+
+    (landing / "2026-03-02.csv").mkdir()
+    os.mkfifo(landing / "2026-03-03.csv")
+    for day in ("2026-03-02", "2026-03-03"):
+        with pytest.raises(DataValidationError, match="not a regular file"):
+            LandingDirSource(landing, "target", 1).load(day)
+    scan = scan_landing_dir(landing)
+    assert scan.refused_days == {"2026-03-02", "2026-03-03"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a,target\n1,0.37\n2,0.5\n", "column 'target' holds continuous values (e.g. 0.37)"),
+        ("a,__day,target\n1,2,0\n", "names starting with '__' are the service's own"),
+        ("a,target\n1,0\n" + "x" * 200_000 + ",1\n", None),  # a huge cell in a row: read
+    ],
+)
+def test_labels_must_be_classes_and_names_must_not_be_the_services(
+    landing: Path, content: str, message: str | None
+) -> None:
+    (landing / "2026-03-05.csv").write_text(content)
+    if message is None:
+        with pytest.raises(DataValidationError, match="column 'a' is not numeric"):
+            LandingDirSource(landing, "target", 1).load("2026-03-05")
+        return
+    with pytest.raises(DataValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        LandingDirSource(landing, "target", 1).load("2026-03-05")
+
+
+def test_a_huge_header_cell_names_the_file(landing: Path) -> None:
+    (landing / "2026-03-05.csv").write_text("a" * 200_000 + ",target\n1,0\n")
+    with pytest.raises(DataValidationError, match=r"2026-03-05.csv: malformed CSV header"):
+        LandingDirSource(landing, "target", 1).load("2026-03-05")

@@ -112,7 +112,9 @@ def test_scan_finds_day_files_and_says_why_others_are_ignored(tmp_path: Path) ->
         "2026-3-5.csv",
         "2026-03-08.csv.bak",
         "2025-12-31.csv",
+        "2026-03-11.csv",
     }
+    assert "not a regular file" in ignored["2026-03-11.csv"]
     assert "YYYY-MM-DD" in ignored["notes.txt"]
     assert "YYYY-MM-DD" in ignored["2026-02-30.csv"]
     assert "before RETRAIN_START_DATE 2026-01-01" in ignored["2025-12-31.csv"]

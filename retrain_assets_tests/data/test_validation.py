@@ -140,7 +140,7 @@ def test_missing_target_column(tmp_path: Path) -> None:
     message = error_for(path)
     assert str(path) in message
     assert "missing target column 'target'" in message
-    assert "a, b, label" in message  # what is there instead
+    assert "'a', 'b', 'label'" in message  # what is there instead
     assert "RETRAIN_TARGET_COLUMN" in message
 
 

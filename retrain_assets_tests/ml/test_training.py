@@ -133,7 +133,7 @@ def test_day_lacking_a_feature_of_the_newest_day_names_the_file() -> None:
         assemble_window(frames, sources, sorted(frames), "target")
     message = str(info.value)
     assert message.startswith("/landing/2026-03-02.csv:")
-    assert "missing feature column(s) b" in message
+    assert "missing feature column(s) 'b'" in message
     assert "2026-03-03" in message  # the day whose features set the standard
 
 
@@ -453,3 +453,19 @@ def test_a_file_holding_something_else_than_a_pipeline_is_refused() -> None:
     model = _forest(x, y).steps[-1][1]
     with pytest.raises(model_file.DamagedModelError, match="not a scikit-learn Pipeline"):
         model_from_bytes(sio.dumps(model))
+
+
+def test_a_label_spelt_another_way_on_a_later_day_is_named_with_both_days() -> None:
+    from retrain_assets.ml.window import assemble_window
+
+    frames = {
+        "2026-03-01": pd.DataFrame({"a": [1.0, 2.0], "target": ["no", "yes"]}),
+        "2026-03-02": pd.DataFrame({"a": [1.0, 2.0], "target": ["No", "Yes"]}),
+    }
+    sources = {day: f"/landing/{day}.csv" for day in frames}
+    with pytest.raises(DataValidationError) as info:
+        assemble_window(frames, sources, list(frames), "target")
+    message = str(info.value)
+    assert "spells one label several ways: 'no' (from 2026-03-01) and 'No' (from 2026-03-02)" in (
+        message
+    )
