@@ -21,7 +21,14 @@ defs = dg.Definitions(
     schedules=[retrain_schedule],
     sensors=[new_data_sensor],
     resources={
-        "retrain": RetrainResource.from_settings(settings()),
+        # Hard-coded from the settings: the launchpad offers no resource config, so a run can
+        # neither point at other data or registry directories nor set a second threshold
+        # (per-run choices are the op's config: estimator, hyperparameters, the gate).
+        "retrain": dg.ResourceDefinition.hardcoded_resource(
+            RetrainResource.from_settings(settings()),
+            description="Data, storage and registry locations and the gate's defaults, from the "
+            "RETRAIN_* settings",
+        ),
         "telegram": TelegramResource.from_env(),
     },
     # The default for every job, Dagster's implicit asset job (UI Materialize and backfills)

@@ -91,3 +91,15 @@ def test_definitions_snapshot() -> None:
 
 
 ASSETS_SORTED = sorted(ASSETS)
+
+
+def test_the_launchpad_offers_the_gate_once_and_no_directories() -> None:
+    job = defs.resolve_job_def("retrain_job")
+    fields = job.run_config_schema.config_type.fields
+    retrain = fields["resources"].config_type.fields["retrain"].config_type.fields["config"]
+    assert not retrain.is_required
+    assert not hasattr(retrain.config_type, "fields")  # no data_dir, registry_dir, threshold
+    op_config = fields["ops"].config_type.fields["retraining"].config_type.fields["config"]
+    assert set(op_config.config_type.fields) == {
+        "estimator", "hyperparameters", "accuracy_threshold", "max_regression"
+    }  # fmt: skip
