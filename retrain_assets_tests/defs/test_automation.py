@@ -82,7 +82,7 @@ def test_schedule_catches_up_only_the_days_it_has_not_run() -> None:
             )
         again = retrain_schedule.evaluate_tick(context)
         assert not again.run_requests
-        assert "already ran every day" in again.skip_message
+        assert "was already run or decided" in again.skip_message
 
 
 def test_schedule_skips_days_before_the_start_date() -> None:
@@ -249,3 +249,28 @@ def test_ranges_go_around_a_day_whose_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "2026-03-02.csv").symlink_to(tmp_path / "elsewhere.txt")
     requests, _ = _settled(tmp_path, None)
     assert [r.partition_key for r in requests] == ["2026-03-01", "2026-03-03"]
+
+
+def test_with_a_landing_directory_the_schedule_leaves_decided_days_to_the_sensor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from retrain_assets.artifacts import ArtifactStore, DayRecord
+    from retrain_assets.defs.automation import schedules
+
+    settings = replace(schedules.SETTINGS, data_dir=tmp_path / "landing",
+                       storage_dir=tmp_path / "storage")  # fmt: skip
+    monkeypatch.setattr(schedules, "SETTINGS", settings)
+    store = ArtifactStore(settings.storage_dir)
+    store.write_outcome(DayRecord("2026-03-18", "sensor-run", "deployed", "s", "ok", "0.1.3"))
+    store.write_outcome(DayRecord("2026-03-17", "sensor-run", "failed", "s", "bad file"))
+    moment = dt.datetime(2026, 3, 20, 1, 0, tzinfo=UTC)
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=moment, repository_def=REPOSITORY
+        )
+        requests = retrain_schedule.evaluate_tick(context).run_requests
+    days = [r.partition_key for r in requests]
+    assert "2026-03-18" not in days  # the sensor decided it: one file version, one run
+    assert "2026-03-17" in days and "2026-03-19" in days  # failed or not yet seen: tried

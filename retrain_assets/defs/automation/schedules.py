@@ -5,6 +5,7 @@ import datetime as dt
 import dagster as dg
 from dagster._utils.schedules import is_valid_cron_string
 
+from retrain_assets.artifacts import DECIDED, ArtifactStore
 from retrain_assets.defs.automation.jobs import DAILY_RUN_TAGS, retrain_job
 from retrain_assets.settings import SettingsError, reported, settings
 
@@ -25,6 +26,11 @@ CATCHUP_DAYS = 7
 
 def previous_day(moment: dt.datetime) -> str:
     return (moment.astimezone(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
+
+
+def _decided(store: ArtifactStore, day: str) -> bool:
+    record = store.read_outcome(day)
+    return record is not None and record.outcome in DECIDED
 
 
 def _scheduled_before(instance: dg.DagsterInstance, day: str) -> bool:
@@ -49,8 +55,15 @@ def retrain_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunReques
     if not days:
         return dg.SkipReason(f"{latest} is before RETRAIN_START_DATE {SETTINGS.start_date}")
     todo = [day for day in days if not _scheduled_before(context.instance, day)]
+    if SETTINGS.data_dir is not None:
+        # With a landing directory new_data_sensor runs each file version once; the schedule
+        # covers only days no run has decided yet (a file that landed while the daemon was down).
+        store = ArtifactStore(SETTINGS.storage_dir)
+        todo = [day for day in todo if not _decided(store, day)]
     if not todo:
-        return dg.SkipReason(f"the schedule already ran every day from {days[0]} to {days[-1]}")
+        return dg.SkipReason(
+            f"every day from {days[0]} to {days[-1]} was already run or decided"
+        )
     return [
         dg.RunRequest(run_key=f"schedule:{day}", partition_key=day, tags=DAILY_RUN_TAGS)
         for day in todo
