@@ -39,6 +39,7 @@ class Settings:
     auto_rollback: bool
     max_file_mb: int
     max_rows_per_day: int
+    late_data_alert: bool
 
 
 def dagster_home(env: Mapping[str, str]) -> Path:
@@ -126,6 +127,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         auto_rollback=_flag(env, "RETRAIN_AUTO_ROLLBACK", "false"),
         max_file_mb=_number(env, "RETRAIN_MAX_FILE_MB", "256", int, 1, 10**6),
         max_rows_per_day=_number(env, "RETRAIN_MAX_ROWS_PER_DAY", "1000000", int, 1, 10**10),
+        late_data_alert=_flag(env, "RETRAIN_LATE_DATA_ALERT", "true"),
     )
 
 

@@ -30,6 +30,7 @@ class RetrainResource(dg.ConfigurableResource):
     auto_rollback: bool = False
     max_file_mb: int = 256
     max_rows_per_day: int = 1_000_000
+    late_data_alert: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RetrainResource":

@@ -278,3 +278,22 @@ def test_an_alert_travels_alone_or_in_front_and_batches_count_it() -> None:
                          live_version="0.1.8", link=None)  # fmt: skip
     assert "Live model below the threshold on fresh rows on 5 days:\n  a4\n  a5\n  a6\n" in text
     assert "(+2 more)" in text
+
+
+@pytest.mark.parametrize("alert", [True, False])
+def test_a_day_without_its_file_is_a_green_skip_that_says_data_late(
+    make_service, ok_server: HTTPServer, alert: bool
+) -> None:
+    landing = make_service().root / "landing"
+    landing.mkdir()
+    service = make_service(data_dir=str(landing), late_data_alert=alert)
+    service.with_telegram(telegram_for(ok_server))
+    result = service.run("2026-04-02")
+    assert result.success  # a late file is not a failure
+    assert service.outcome("2026-04-02") == "skipped"
+    if not alert:
+        assert sent(ok_server) == []
+        return
+    (payload,) = sent(ok_server)
+    assert payload["text"].startswith("⏰ <b>classifier</b>: no data for 2026-04-02 yet\n")
+    assert "neither 2026-04-02.csv nor 2026-04-02.parquet" in payload["text"]

@@ -15,6 +15,7 @@ from retrain_assets.defs.notifications.messages import (
     blocked_message,
     deployed_message,
     failed_message,
+    late_data_message,
     with_alert,
 )
 from retrain_assets.defs.partitions import days_between
@@ -124,6 +125,11 @@ def _outcome_message(context: dg.HookContext, record: DayRecord) -> str | None:
             champion_accuracy=gate["champion_accuracy"],
             rows=card["fit_rows"],
             link=link,
+        )
+    late = record.outcome == "skipped" and record.reason.startswith("no data for")
+    if late and retrain.late_data_alert:  # RETRAIN_LATE_DATA_ALERT: a late file, not a failure
+        return late_data_message(
+            model=retrain.model_name, partition=record.day, reason=record.reason, link=link
         )
     # superseded, unchanged or skipped: the live model did not change.
     context.log.info(f"{record.day}: {record.outcome}, live model unchanged: no Telegram message")

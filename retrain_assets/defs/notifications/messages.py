@@ -90,6 +90,15 @@ def failed_message(*, model: str, asset: str, error: str, link: str | None) -> s
     )
 
 
+def late_data_message(*, model: str, partition: str, reason: str, link: str | None) -> str:
+    """A day whose file has not landed: said once, kindly, instead of a red run."""
+    return truncate_html(
+        f"⏰ <b>{_e(model)}</b>: no data for {_e(partition)} yet\n{_e(reason[:300])}\n"
+        "The day runs as soon as its file lands (new_data_sensor); the live model is unchanged."
+        + _link(link)
+    )
+
+
 def alert_message(*, model: str, alert: str, link: str | None) -> str:
     """The live model fell below the threshold on a fresh day (and, opt-in, was rolled back)."""
     return truncate_html(f"⚠️ <b>{_e(model)}</b>: {_e(alert[:1000])}" + _link(link))
