@@ -120,6 +120,8 @@ def load_model(
 
 
 def load_from(registry: ModelRegistry, version: str = LIVE) -> PublishedModel:
+    if not isinstance(version, str):
+        raise RegistryError(f"version must be 'live', 'previous' or X.Y.Z, not {version!r}")
     if version == LIVE:
         live = registry.current()
         if live is None:

@@ -91,3 +91,13 @@ def test_an_altered_model_file_is_refused(registry_dir: Path) -> None:
 def test_nothing_live_says_so(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="no version is live yet"):
         load_model(registry_dir=tmp_path, model_name="classifier")
+
+
+def test_odd_arguments_are_named_not_crashed_on(registry_dir: Path) -> None:
+    with pytest.raises(RegistryError, match="version must be 'live', 'previous' or X.Y.Z"):
+        load_model(None, registry_dir=registry_dir, model_name="classifier")  # type: ignore[arg-type]
+    model = load_model(registry_dir=registry_dir, model_name="classifier")
+    rows = labelled_rows()
+    rows["f1"] = rows["f1"] + 1j  # a real part alone would be scored silently
+    with pytest.raises(ValueError, match="column 'f1' holds complex numbers"):
+        model.predict(rows)

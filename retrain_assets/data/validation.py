@@ -109,6 +109,10 @@ def _first_row(mask: pd.Series) -> int:
 
 def numeric_feature(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
     values = frame[column]
+    if pd.api.types.is_complex_dtype(values):
+        raise DataValidationError(
+            f"{source}: column '{column}' holds complex numbers; features must be real numbers"
+        )
     if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
         # pandas would turn them into nanosecond counts: a feature that only counts time.
         raise DataValidationError(
