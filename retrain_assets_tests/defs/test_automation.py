@@ -108,17 +108,10 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-# Longer than any test takes: a file a test writes is still being written as far as the sensor
-# knows, whatever the clock does meanwhile.
-QUIET_S = 3600
-
-
-def _tick(
-    directory: Path, cursor: str | None, now: float | None = None
-) -> tuple[list[dg.RunRequest], str]:
+def _tick(directory: Path, cursor: str | None) -> tuple[list[dg.RunRequest], str]:
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance, cursor=cursor)
-        result = evaluate_landing_dir(context, directory, "2026-01-01", QUIET_S, now=now)
+        result = evaluate_landing_dir(context, directory, "2026-01-01")
     return list(result.run_requests or []), result.cursor
 
 
@@ -148,19 +141,21 @@ def test_sensor_requests_a_history_upload_as_one_range_run(tmp_path: Path) -> No
     assert single.partition_key == "2026-03-04" and single.tags == DAILY_RUN_TAGS
 
 
-def test_files_quiet_for_an_interval_need_no_second_tick(tmp_path: Path) -> None:
-    # A history copied in with its old mtimes kept (cp -p, rsync -t, tar): nothing has written
-    # to those files for longer than the sensor's interval, so the first tick requests them.
-    for day in ("2026-03-01", "2026-03-02"):
+def test_files_copied_with_old_mtimes_still_wait_a_tick(tmp_path: Path) -> None:
+    # cp -p, rsync -t, tar: each file gets its old mtime as it lands. Judged by mtime age, a tick
+    # in the middle of such a copy would run the days that landed first (newest first, maybe)
+    # before the older ones; a second tick sees the whole upload.
+    for day in ("2026-03-03", "2026-03-02"):
         _write(tmp_path / f"{day}.csv", "f0,target\n1,0\n")
         os.utime(tmp_path / f"{day}.csv", (1_000_000, 1_000_000))
-    _write(tmp_path / "2026-03-03.csv", "f0,target\n1,0\n")
-    now = 1_000_000 + QUIET_S + 1
-    os.utime(tmp_path / "2026-03-03.csv", (now - 1, now - 1))  # written a second ago
-    (request,), cursor = _tick(tmp_path, None, now=now)
-    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-03-01", "2026-03-02")
-    (request,), _ = _tick(tmp_path, cursor, now=now + 1)  # unchanged a tick later
-    assert request.partition_key == "2026-03-03"
+    first, cursor = _tick(tmp_path, None)
+    assert first == []
+    _write(tmp_path / "2026-03-01.csv", "f0,target\n1,0\n")  # the copy goes on
+    os.utime(tmp_path / "2026-03-01.csv", (1_000_000, 1_000_000))
+    second, cursor = _tick(tmp_path, cursor)
+    assert second == []  # 03-01 is new: the later days wait for it, in date order
+    (request,), _ = _tick(tmp_path, cursor)
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-03-01", "2026-03-03")
 
 
 def test_files_still_arriving_hold_back_their_days_and_every_later_one(tmp_path: Path) -> None:

@@ -155,13 +155,12 @@ def test_landing_history_decides_the_same_however_it_is_launched(
 
 def sensor_runs(service: Service, directory: Path) -> list[dg.ExecuteInProcessResult]:
     """Run what new_data_sensor requests for everything in the directory, as the daemon would."""
-    quiet_s = 3600  # the files were just written: they wait one tick, as new files do
     first = evaluate_landing_dir(
-        dg.build_sensor_context(instance=service.instance), directory, "2026-01-01", quiet_s
+        dg.build_sensor_context(instance=service.instance), directory, "2026-01-01"
     )
     assert not first.run_requests  # new files wait one tick, in case more are on their way
     context = dg.build_sensor_context(instance=service.instance, cursor=first.cursor)
-    result = evaluate_landing_dir(context, directory, "2026-01-01", quiet_s)
+    result = evaluate_landing_dir(context, directory, "2026-01-01")
     assert len(result.run_requests) == 1  # the whole history as one range run
     job = service.defs.resolve_job_def("retrain_job")
     runs = []

@@ -28,7 +28,7 @@ TICKS_QUERY = """
 query {
   sensorOrError(sensorSelector: {repositoryName: "__repository__",
       repositoryLocationName: "retrain_assets", sensorName: "new_data_sensor"}) {
-    ... on Sensor { sensorState { ticks(limit: 1) { timestamp } } }
+    ... on Sensor { sensorState { ticks(limit: 1) { timestamp status } } }
   }
 }
 """
@@ -88,6 +88,18 @@ class DevService:
             return True if len(seen) > count else None
 
         ph.wait_until("sensor ticks", ticked, timeout=timeout, alive=self.procs.check_alive)
+
+    def wait_sensor_idle(self, timeout: float = 120) -> None:
+        """Wait until no sensor tick is in flight (after stopping it, a tick that had already
+        started may still request runs)."""
+
+        def idle() -> bool | None:
+            data = ph.graphql(self.url, TICKS_QUERY)["sensorOrError"]
+            ticks = data["sensorState"]["ticks"]
+            return True if not ticks or ticks[0]["status"] != "STARTED" else None
+
+        ph.wait_until("the sensor's last tick to end", idle, timeout=timeout,
+                      alive=self.procs.check_alive)  # fmt: skip
 
     def current(self) -> dict | None:
         path = self.registry / "classifier" / "current.json"
@@ -294,10 +306,12 @@ ASSETS = [
 def test_ui_backfill_runs_its_days_as_one_batch_with_per_day_outcomes(dev: DevService) -> None:
     # Last in the module: it stops the sensor, which would otherwise request a run per file.
     ph.stop_sensor(dev.url, "new_data_sensor")
-    # Six days in the middle of the history: the backfill runs exactly the selected days.
+    dev.wait_sensor_idle()
+    # Six days in the middle of the history: the backfill runs exactly the selected days. Just
+    # written (age 0): a tick that started before the stop would still wait for them to settle.
     days = [f"2026-04-{d:02d}" for d in range(10, 16)]
     for day in days:
-        dev.land(day)
+        dev.land(day, age_s=0)
 
     backfill_id = ph.launch_asset_backfill(dev.url, ASSETS, days)
 

@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -72,21 +71,14 @@ def _request(group: list[LandingFile]) -> dg.RunRequest:
 def new_data_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     if SETTINGS.data_dir is None:
         return dg.SkipReason("RETRAIN_DATA_DIR is not set: the demo stream has no files to watch")
-    return evaluate_landing_dir(
-        context, SETTINGS.data_dir, SETTINGS.start_date, quiet_s=SETTINGS.sensor_interval_s
-    )
+    return evaluate_landing_dir(context, SETTINGS.data_dir, SETTINGS.start_date)
 
 
 def evaluate_landing_dir(
-    context: dg.SensorEvaluationContext,
-    directory: Path,
-    start_date: str,
-    quiet_s: float,
-    now: float | None = None,
+    context: dg.SensorEvaluationContext, directory: Path, start_date: str
 ) -> dg.SensorResult:
-    """One tick: request runs for new file versions nobody has written to for `quiet_s` seconds
-    (an upload still being written, or a history still arriving, waits)."""
-    now = time.time() if now is None else now
+    """One tick: request runs for new file versions that were already there, unchanged, at the
+    tick before (an upload still being written, or a history still arriving, waits)."""
     cursor = _load_cursor(context.cursor)
     scan = scan_landing_dir(directory, start_date)
     last_day = daily_partitions.get_last_partition_key()
@@ -110,15 +102,11 @@ def evaluate_landing_dir(
         landing = files[0]
         if cursor["seen"].get(day) != landing.version:
             new[day] = landing
-    # A version is ready once nothing has written to it for quiet_s: its mtime says so (every
-    # write moves it; a copy that keeps an old mtime sets it after the last write), or the tick
-    # before this one saw the same version. Ready days are requested only up to the oldest day
-    # still settling, so days run in date order even while files arrive.
-    settling = sorted(
-        d
-        for d, f in new.items()
-        if cursor["pending"].get(d) != f.version and now - f.mtime_ns / 1e9 < quiet_s
-    )
+    # A version is ready once a tick before this one saw it too. Ready days are requested only
+    # up to the oldest day still settling, so days run in date order even while files arrive.
+    # (Not by mtime age: files copied with their old mtimes kept would be ready one by one as
+    # they land, and a tick in the middle of such an upload would run newer days first.)
+    settling = sorted(d for d, f in new.items() if cursor["pending"].get(d) != f.version)
     ready = [d for d in sorted(new) if d not in settling and (not settling or d < settling[0])]
     if settling:
         context.log.info(f"waiting one more tick for {len(settling)} new or changed file(s)")
