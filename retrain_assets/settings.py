@@ -35,6 +35,8 @@ class Settings:
     holdout_fraction: float
     min_rows_per_day: int
     min_train_rows: int
+    min_holdout_rows: int  # the gate's minimum evidence
+    refit: bool  # publish the candidate refitted on its whole window
     keep_versions: int  # 0: keep every version
     auto_rollback: bool
     max_file_mb: int
@@ -123,6 +125,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         holdout_fraction=_number(env, "RETRAIN_HOLDOUT_FRACTION", "0.2", float, 0.01, 0.9),
         min_rows_per_day=_number(env, "RETRAIN_MIN_ROWS_PER_DAY", "10", int, 1, 10**9),
         min_train_rows=_number(env, "RETRAIN_MIN_TRAIN_ROWS", "50", int, 2, 10**12),
+        min_holdout_rows=_number(env, "RETRAIN_MIN_HOLDOUT_ROWS", "50", int, 0, 10**9),
+        refit=_flag(env, "RETRAIN_REFIT", "true"),
         keep_versions=_number(env, "RETRAIN_KEEP_VERSIONS", "30", int, 0, 10**6),
         auto_rollback=_flag(env, "RETRAIN_AUTO_ROLLBACK", "false"),
         max_file_mb=_number(env, "RETRAIN_MAX_FILE_MB", "256", int, 1, 10**6),

@@ -26,6 +26,8 @@ class RetrainResource(dg.ConfigurableResource):
     holdout_fraction: float = 0.2
     min_rows_per_day: int = 10
     min_train_rows: int = 50
+    min_holdout_rows: int = 50
+    refit: bool = True
     keep_versions: int = 30
     auto_rollback: bool = False
     max_file_mb: int = 256

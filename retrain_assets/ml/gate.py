@@ -7,28 +7,34 @@ gets back one verdict a day. The same rule decides whether the day runs alone or
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 from sklearn.pipeline import Pipeline
 
-from retrain_assets.ml.metrics import evaluate
+from retrain_assets.ml.metrics import evaluate_rows
+from retrain_assets.ml.window import DAY_COLUMN
 from retrain_assets.registry import DeployResult, RegistrySnapshot
 from retrain_assets.serving import PublishedModel
 from retrain_assets.text import first_line
+
+# A regression blocks a deploy only when the evidence for it is significant at this level: an
+# exact one-sided McNemar test on the rows that the two models answered differently.
+REGRESSION_ALPHA = 0.05
 
 
 def champion_is_fair(
     champion: Mapping[str, Any] | None,
     features: Sequence[str],
-    holdout_start_day: str,
     classes: Sequence[Any] | None = None,
 ) -> tuple[bool, str]:
-    """Whether the live model may judge a candidate on this candidate's holdout.
+    """Whether the live model may be compared with a candidate at all.
 
-    It must use the same features, and its training data must end before the holdout starts: a
-    live model trained on later days (a backfill of an old day) has seen the holdout.
+    It must use the same features, know every label the candidate knows, and record where its
+    training data ends: it is then scored only on holdout rows after that day (compare_rows).
     """
     if champion is None:
         return False, "no live model"
@@ -42,27 +48,64 @@ def champion_is_fair(
                 f"live model {champion.get('version')} knows the labels {sorted(theirs)[:6]}, "
                 f"this window has {sorted(ours)[:6]}: labels changed, not compared"
             )
-    fit_end = champion.get("fit_end_day") or ""
-    if not fit_end:
+    if not champion.get("fit_end_day"):
         return False, f"live model {champion.get('version')} does not record its training end"
-    if not fit_end < holdout_start_day:
-        return False, (
-            f"live model {champion.get('version')} was trained on data up to {fit_end}, "
-            f"not before this holdout starts ({holdout_start_day})"
-        )
     return True, f"live model {champion.get('version')} is a fair judge"
+
+
+def unseen_by(fit_end_day: str, days: pd.Series) -> np.ndarray:
+    """The holdout rows after a model's training end: neither it nor the candidate saw them."""
+    return np.asarray(days.astype(str) > fit_end_day, dtype=bool)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The candidate and the live model on the same holdout rows, which neither has seen."""
+
+    version: str
+    rows: int
+    candidate_accuracy: float
+    live_accuracy: float
+    live_only_right: int  # rows the live model got right and the candidate wrong
+    candidate_only_right: int
+
+    @property
+    def p_value(self) -> float:
+        """How likely the live model wins this many of the disputed rows by chance alone."""
+        disputed = self.live_only_right + self.candidate_only_right
+        if not disputed:
+            return 1.0
+        return float(binomtest(self.live_only_right, disputed, 0.5, alternative="greater").pvalue)
+
+
+def compare(version: str, candidate_right: np.ndarray, live_right: np.ndarray) -> Comparison:
+    rows = len(candidate_right)
+    return Comparison(
+        version,
+        rows,
+        float(candidate_right.mean()) if rows else 0.0,
+        float(live_right.mean()) if rows else 0.0,
+        int(np.sum(live_right & ~candidate_right)),
+        int(np.sum(candidate_right & ~live_right)),
+    )
 
 
 @dataclass(frozen=True)
 class GateDecision:
     passed: bool
-    rule: str  # "passed", "below_threshold", "regression_vs_champion"
+    # "passed", "not_enough_evidence", "below_threshold" or "regression_vs_champion"
+    rule: str
     reason: str
     accuracy: float
     threshold: float
     champion_version: str | None
-    champion_accuracy: float | None
+    champion_accuracy: float | None  # on the compared rows
     max_regression: float
+    n_holdout: int = 0
+    min_holdout_rows: int = 0
+    compared_rows: int | None = None
+    candidate_accuracy_compared: float | None = None
+    p_value: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,10 +115,14 @@ def decide_gate(
     accuracy: float,
     threshold: float,
     max_regression: float,
-    champion_version: str | None = None,
-    champion_accuracy: float | None = None,
+    *,
+    n_holdout: int,
+    min_holdout_rows: int = 0,
+    comparison: Comparison | None = None,
 ) -> GateDecision:
-    """Pass iff accuracy >= threshold and (no fair champion, or accuracy >= champion - margin)."""
+    """Pass iff the holdout is big enough, accuracy >= threshold, and the candidate is not
+    significantly worse than a fair live model by more than the margin on rows neither saw."""
+    c = comparison
 
     def result(passed: bool, rule: str, reason: str) -> GateDecision:
         return GateDecision(
@@ -84,34 +131,60 @@ def decide_gate(
             reason,
             accuracy,
             threshold,
-            champion_version,
-            champion_accuracy,
+            c.version if c else None,
+            c.live_accuracy if c else None,
             max_regression,
+            n_holdout,
+            min_holdout_rows,
+            c.rows if c else None,
+            c.candidate_accuracy if c else None,
+            round(c.p_value, 4) if c else None,
         )
 
+    if n_holdout < min_holdout_rows:
+        return result(
+            False,
+            "not_enough_evidence",
+            f"not enough evidence: {n_holdout} holdout rows, fewer than the "
+            f"{min_holdout_rows} the gate needs (RETRAIN_MIN_HOLDOUT_ROWS); nothing is "
+            "deployed until the window holds more rows",
+        )
     if accuracy < threshold:
         return result(
             False, "below_threshold", f"accuracy {accuracy:.4f} < threshold {threshold:.4f}"
         )
+    passed = f"accuracy {accuracy:.4f} >= threshold {threshold:.4f}"
+    if c is None:
+        return result(True, "passed", f"{passed} (no fair live model to compare)")
+    on_rows = f"on the same {c.rows} new rows"
+    gap = c.live_accuracy - c.candidate_accuracy
     # Accuracies are ratios of counts: 0.82 vs 0.92 - 0.1 (0.8200000000000001 in floating
     # point) is equal, and equal passes.
-    if champion_accuracy is not None and accuracy < champion_accuracy - max_regression - 1e-9:
+    if gap > max_regression + 1e-9 and c.p_value < REGRESSION_ALPHA:
         return result(
             False,
             "regression_vs_champion",
-            f"accuracy {accuracy:.4f} vs live {champion_version} {champion_accuracy:.4f} "
-            f"with max regression {max_regression:.4f}",
+            f"accuracy {c.candidate_accuracy:.4f} vs live {c.version} {c.live_accuracy:.4f} "
+            f"{on_rows}: {gap:.4f} worse, more than the allowed {max_regression:.4f} "
+            f"(p={c.p_value:.3f})",
         )
-    if champion_accuracy is None:
-        against = " (no fair live model to compare)"
-    elif accuracy >= champion_accuracy:
-        against = f"; live {champion_version} scores {champion_accuracy:.4f} on the same rows"
+    if gap <= 0:
+        against = (
+            f"; candidate {c.candidate_accuracy:.4f} vs live {c.version} "
+            f"{c.live_accuracy:.4f} {on_rows}"
+        )
+    elif gap <= max_regression + 1e-9:
+        against = (
+            f"; {gap:.4f} below live {c.version} ({c.live_accuracy:.4f}) {on_rows}, "
+            f"within the allowed {max_regression:.4f}"
+        )
     else:
         against = (
-            f"; {champion_accuracy - accuracy:.4f} below live {champion_version} "
-            f"({champion_accuracy:.4f}), within the allowed {max_regression:.4f}"
+            f"; {gap:.4f} below live {c.version} ({c.live_accuracy:.4f}) {on_rows}, more than "
+            f"the allowed {max_regression:.4f} but not a significant regression "
+            f"(p={c.p_value:.2f})"
         )
-    return result(True, "passed", f"accuracy {accuracy:.4f} >= threshold {threshold:.4f}{against}")
+    return result(True, "passed", passed + against)
 
 
 # The model live at some point of a run is a published version like any other (its card and
@@ -129,11 +202,23 @@ class Verdict:
     champion_note: str
     live_version: str | None  # the model live before this day, fair judge or not
     gate: GateDecision
-    plan: DeployResult | None  # None when the gate blocks the deploy
+    plan: DeployResult | None  # None when the gate blocks the deploy, or not planned yet
 
     @property
     def outcome(self) -> str:
         return self.plan.event if self.plan else "blocked"
+
+    def with_plan(self, snapshot: RegistrySnapshot, published: Mapping[str, Any]) -> Verdict:
+        """What deploying `published` (the candidate, or its refit) does, if the gate passed."""
+        if not self.gate.passed:
+            return self
+        plan = snapshot.plan(
+            sha256=published["sha256"],
+            features=list(published["features"]),
+            estimator=published.get("estimator"),
+            partition=self.day,
+        )
+        return replace(self, plan=plan)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -158,41 +243,50 @@ def judge(
     target: str,
     threshold: float,
     max_regression: float,
+    min_holdout_rows: int = 0,
 ) -> Verdict:
-    """Evaluate a day's candidate, gate it against the live model, plan its deploy.
+    """Evaluate a day's candidate and gate it against the live model; `with_plan` then plans
+    the deploy of what will be published.
 
     Days are judged one after another, each after the day before was deployed, so `live` and
     `snapshot` are the registry as the previous day left it, whatever launched the days.
     """
     features: Sequence[str] = info["features"]
-    metrics = evaluate(candidate, holdout, features, target)
+    metrics, candidate_right = evaluate_rows(candidate, holdout, features, target)
     live_card = {**live.card, "version": live.version} if live is not None else None
-    fair, note = champion_is_fair(
-        live_card, features, info["holdout_start_day"], info.get("classes")
-    )
-    champion = None
+    fair, note = champion_is_fair(live_card, features, info.get("classes"))
+    champion, comparison = None, None
     if fair and live is not None:
-        try:
-            # In its own feature order (a model from before features were sorted has another).
-            champion_metrics = evaluate(live.pipeline, holdout, live.card["features"], target)
-        except (ValueError, TypeError) as exc:  # e.g. labels changed type since it was trained
-            why = first_line(exc, limit=200)
-            note = f"live model {live.version} cannot score these rows ({why}); not compared"
+        fit_end = str(live.card["fit_end_day"])
+        rows = unseen_by(fit_end, holdout[DAY_COLUMN])
+        if not rows.any():
+            note = (
+                f"live model {live.version} was trained on data up to {fit_end}, which covers "
+                "this whole holdout: not compared (the threshold alone decides)"
+            )
         else:
-            champion = {"version": live.version, "metrics": champion_metrics}
+            try:
+                # In its own feature order (a model from before features were sorted has
+                # another).
+                champion_metrics, live_right = evaluate_rows(
+                    live.pipeline, holdout[rows], live.card["features"], target
+                )
+            except (ValueError, TypeError) as exc:  # e.g. labels changed type since
+                why = first_line(exc, limit=200)
+                note = f"live model {live.version} cannot score these rows ({why}); not compared"
+            else:
+                comparison = compare(live.version, candidate_right[rows], live_right)
+                champion = {"version": live.version, "metrics": champion_metrics}
+                note = (
+                    f"live model {live.version} compared on the {comparison.rows} holdout rows "
+                    f"after its training end ({fit_end})"
+                )
     gate = decide_gate(
         metrics["accuracy"],
         threshold,
         max_regression,
-        champion["version"] if champion else None,
-        champion["metrics"]["accuracy"] if champion else None,
+        n_holdout=metrics["n_holdout"],
+        min_holdout_rows=min_holdout_rows,
+        comparison=comparison,
     )
-    plan = None
-    if gate.passed:
-        plan = snapshot.plan(
-            sha256=info["sha256"],
-            features=list(features),
-            estimator=info.get("estimator"),
-            partition=day,
-        )
-    return Verdict(day, metrics, champion, note, snapshot.live_version, gate, plan)
+    return Verdict(day, metrics, champion, note, snapshot.live_version, gate, None)

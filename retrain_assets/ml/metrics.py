@@ -31,6 +31,13 @@ def evaluate(
     A label the model never saw in training counts as a miss (it cannot be predicted) and still
     shows up in the per-class numbers and the confusion matrix.
     """
+    return evaluate_rows(pipeline, holdout, features, target)[0]
+
+
+def evaluate_rows(
+    pipeline: Pipeline, holdout: pd.DataFrame, features: Sequence[str], target: str
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The metrics, and which rows the model got right (for a paired comparison)."""
     x = holdout[list(features)].to_numpy()
     y_true = holdout[target].to_numpy()
     # One pass over the model: for the forests, boosting and logistic regression offered,
@@ -72,4 +79,4 @@ def evaluate(
     if len(model_classes) == 2 and len(present) == 2 and not unseen:
         scores = proba[:, 1]
         metrics["roc_auc"] = float(roc_auc_score(y_true == pipeline.classes_[1], scores))
-    return metrics
+    return metrics, np.asarray(y_pred == y_true, dtype=bool)

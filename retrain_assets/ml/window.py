@@ -117,5 +117,3 @@ def split_holdout(window: Window, fraction: float) -> tuple[pd.DataFrame, pd.Dat
     if n - n_holdout < 1:
         raise TrainingError(f"only {n} row(s) in the window: nothing left to fit after holdout")
     return window.frame.iloc[: n - n_holdout], window.frame.iloc[n - n_holdout :]
-
-

@@ -101,4 +101,3 @@ def next_version(latest: Mapping[str, Any] | None, card: Mapping[str, Any]) -> s
 def now() -> str:
     """The registry's timestamps: UTC, to the second."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-

@@ -37,6 +37,7 @@ def prunable(registry: ModelRegistry, keep: int) -> list[str]:
     kept |= set(registry.went_live(history)[:keep])
     return [v for v in versions if v not in kept and v in recorded]
 
+
 def prune(registry: ModelRegistry, keep: int, *, run_id: str = "manual") -> list[str]:
     """Delete the versions `prunable(keep)` names, each recorded as `pruned` in history."""
     with registry._locked():
@@ -59,6 +60,7 @@ def prune(registry: ModelRegistry, keep: int, *, run_id: str = "manual") -> list
         if pruned:
             fsync_dir(registry.versions_dir)
         return pruned
+
 
 def repair(registry: ModelRegistry, *, dry_run: bool = False) -> list[str]:
     """Check the whole registry and fix what can be fixed safely; returns what it found.
@@ -83,8 +85,10 @@ def repair(registry: ModelRegistry, *, dry_run: bool = False) -> list[str]:
                 healthy.append(version)
         try:
             live = registry.current()
-            problem = None if live is None or live["version"] in healthy else (
-                f"current.json names {live['version']}, which is missing or damaged"
+            problem = (
+                None
+                if live is None or live["version"] in healthy
+                else (f"current.json names {live['version']}, which is missing or damaged")
             )
         except RegistryError as exc:
             live, problem = None, str(exc).split("; ")[0]
@@ -102,4 +106,3 @@ def repair(registry: ModelRegistry, *, dry_run: bool = False) -> list[str]:
             registry._point_to(card, card["partition"], "repair", "repaired", None,
                            reason=problem)  # fmt: skip
         return report
-

@@ -85,5 +85,3 @@ def truncate_plain(text: str, limit: int) -> str:
     if limit < len(TRUNCATION_MARKER):
         return ""
     return text[: limit - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
-
-

@@ -21,7 +21,6 @@ _URL_LOGGERS = (
 )
 
 
-
 @functools.lru_cache(maxsize=64)
 def _scrub_pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
     forms: set[str] = set()
@@ -128,5 +127,3 @@ def install_log_scrubber(*secrets: str) -> None:
                 scrubber = _SecretScrubFilter()
                 logger.addFilter(scrubber)
             scrubber.add_secrets(*secrets)  # idempotent: secrets are de-duplicated
-
-

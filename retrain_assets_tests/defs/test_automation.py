@@ -34,8 +34,10 @@ REPOSITORY = defs.get_repository_def()
         (dt.datetime(2028, 3, 1, 0, 30, tzinfo=UTC), "2028-02-29"),  # leap day
         (dt.datetime(2027, 1, 1, 1, 0, tzinfo=UTC), "2026-12-31"),  # year end
         # 23:30 in New York is already the next day in UTC: the partition follows UTC.
-        (dt.datetime(2026, 6, 10, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-4))),
-         "2026-06-10"),
+        (
+            dt.datetime(2026, 6, 10, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-4))),
+            "2026-06-10",
+        ),
     ],
 )
 def test_schedule_targets_the_previous_utc_day(moment: dt.datetime, expected: str) -> None:
@@ -76,8 +78,10 @@ def test_schedule_catches_up_only_the_days_it_has_not_run() -> None:
                 DagsterRun(
                     job_name="retrain_job",
                     run_id=make_new_run_id(),
-                    tags={"dagster/schedule_name": "retrain_schedule",
-                          "dagster/partition": request.partition_key},
+                    tags={
+                        "dagster/schedule_name": "retrain_schedule",
+                        "dagster/partition": request.partition_key,
+                    },
                 )
             )
         again = retrain_schedule.evaluate_tick(context)

@@ -47,8 +47,10 @@ def decisions(service: Service, days: list[str]) -> dict[str, Any]:
     current = registry.current() or {}
     return {
         "outcomes": {day: service.outcome(day) for day in days},
-        "alerts": {day: (service.store.read_outcome(day) or None) and
-                   service.store.read_outcome(day).alert for day in days},  # fmt: skip
+        "alerts": {
+            day: (service.store.read_outcome(day) or None) and service.store.read_outcome(day).alert
+            for day in days
+        },  # fmt: skip
         "history": [
             (e["event"], e["version"], e["partition"], e.get("previous") or e.get("live"))
             for e in registry.history()
@@ -133,7 +135,11 @@ def test_landing_history_decides_the_same_however_it_is_launched(
     seen = {}
     for how in [*HOW, "history upload through the sensor"]:
         service = make(
-            tmp_path, instance, how, data_dir=str(directory), target_column="label",
+            tmp_path,
+            instance,
+            how,
+            data_dir=str(directory),
+            target_column="label",
             min_train_rows=100,
         )
         if how == "history upload through the sensor":
@@ -191,7 +197,8 @@ def test_a_failed_day_fails_alone_and_the_run_names_it(
     # Dagster's partition status shows the failed day failed and its neighbours materialised.
     graph = service.defs.resolve_asset_graph()
     failed = instance.get_status_by_partition(
-        dg.AssetKey("raw_dataset"), ["2026-03-08", "2026-03-09", "2026-03-10"],
+        dg.AssetKey("raw_dataset"),
+        ["2026-03-08", "2026-03-09", "2026-03-10"],
         graph.get(dg.AssetKey("raw_dataset")).partitions_def,
     )
     assert failed == {
@@ -222,8 +229,13 @@ def test_launching_the_same_days_again_repeats_their_decisions(
     record = service.store.read_outcome(days[-1])
     assert record.repeated and record.reason.startswith("already decided in run ")
     # A different gate is a different decision: a lower threshold decides the day anew.
-    lower = {"ops": {"retraining": {"config": {"accuracy_threshold": 0.5,
-                                               "hyperparameters": {"n_estimators": 10}}}}}
+    lower = {
+        "ops": {
+            "retraining": {
+                "config": {"accuracy_threshold": 0.5, "hyperparameters": {"n_estimators": 10}}
+            }
+        }
+    }
     service.run(days[-1], run_config=lower)
     assert not service.store.read_outcome(days[-1]).repeated
 
@@ -232,13 +244,25 @@ def test_too_few_rows_is_a_skip_before_the_first_model_and_a_failure_after(
     tmp_path: Path, instance: dg.DagsterInstance, landing: tuple[Path, list[str]]
 ) -> None:
     directory, _ = landing
-    service = make(tmp_path, instance, "rows", data_dir=str(directory), target_column="label",
-                   min_train_rows=100)
+    service = make(
+        tmp_path,
+        instance,
+        "rows",
+        data_dir=str(directory),
+        target_column="label",
+        min_train_rows=100,
+    )
     service.run("2026-03-01")  # 30 rows, nothing live yet: not enough data yet
     assert service.outcome("2026-03-01") == "skipped"
     service.run("2026-03-02")
     assert service.registry.current() is not None
-    service = make(tmp_path, instance, "rows", data_dir=str(directory), target_column="label",
-                   min_train_rows=10_000)
+    service = make(
+        tmp_path,
+        instance,
+        "rows",
+        data_dir=str(directory),
+        target_column="label",
+        min_train_rows=10_000,
+    )
     result = service.run("2026-03-03")  # a live model exists: the same shortfall is an outage
     assert not result.success and service.outcome("2026-03-03") == "failed"

@@ -62,7 +62,7 @@ def test_deployed_message_explains_the_decision(service: Service, ok_server: HTT
     rows1 = service.registry.card("0.1.0")["fit_rows"]
     assert payloads[0]["text"] == (
         "✅ <b>classifier</b> deployed <b>none → 0.1.0</b>\n"
-        f"Day 2026-03-01, trained on {rows1} rows\n"
+        f"Day 2026-03-01, trained on {rows1} rows, the whole window\n"
         f"Accuracy {gate1['accuracy']:.4f} (threshold 0.8000; no fair live model to compare)\n"
         f'<a href="{UI}/runs/{first.run_id}">Open the run in Dagster</a>'
     )
@@ -70,9 +70,10 @@ def test_deployed_message_explains_the_decision(service: Service, ok_server: HTT
     rows2 = service.registry.card("0.1.1")["fit_rows"]
     assert payloads[1]["text"] == (
         "✅ <b>classifier</b> deployed <b>0.1.0 → 0.1.1</b>\n"
-        f"Day 2026-03-02, trained on {rows2} rows\n"
-        f"Accuracy {gate2['accuracy']:.4f} (threshold 0.8000; "
-        f"live 0.1.0: {gate2['champion_accuracy']:.4f})\n"
+        f"Day 2026-03-02, trained on {rows2} rows, the whole window\n"
+        f"Accuracy {gate2['accuracy']:.4f} (threshold 0.8000; on the "
+        f"{gate2['compared_rows']} newest rows {gate2['candidate_accuracy_compared']:.4f} vs "
+        f"live 0.1.0 {gate2['champion_accuracy']:.4f})\n"
         f'<a href="{UI}/runs/{second.run_id}">Open the run in Dagster</a>'
     )
 
@@ -205,7 +206,8 @@ def test_telegram_outage_never_fails_or_stalls_a_run(
     assert service.registry.current()["version"] == "0.1.0"
     assert len(httpserver.log) >= 2  # retried, then gave up within the budget
     warnings = [
-        e.message for e in service.instance.all_logs(result.run_id)
+        e.message
+        for e in service.instance.all_logs(result.run_id)
         if "Telegram message not delivered" in (e.message or "")
     ]
     assert len(warnings) == 1 and "HTTP 500" in warnings[0]
@@ -218,8 +220,9 @@ def test_unreachable_telegram_and_bad_token_leave_no_token_behind(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     service = make_service()
-    closed = TelegramResource(bot_token=TOKEN, chat_id=CHAT, api_url="http://127.0.0.1:9",
-                              budget_s=1.0)
+    closed = TelegramResource(
+        bot_token=TOKEN, chat_id=CHAT, api_url="http://127.0.0.1:9", budget_s=1.0
+    )
     service.with_telegram(closed)
     refused = service.run("2026-03-01")
     assert refused.success
@@ -238,16 +241,24 @@ def test_unreachable_telegram_and_bad_token_leave_no_token_behind(
 def test_message_functions_escape_and_truncate() -> None:
     hostile = "<script>&amp;"
     text = deployed_message(
-        model=hostile, old_version=None, new_version="0.1.0", partition="2026-03-01",
-        accuracy=0.9, threshold=0.8, champion_version=None, champion_accuracy=None, rows=10,
+        model=hostile,
+        old_version=None,
+        new_version="0.1.0",
+        partition="2026-03-01",
+        accuracy=0.9,
+        threshold=0.8,
+        champion_version=None,
+        champion_accuracy=None,
+        rows=10,
         link=f"{UI}/runs/x?a=<b>",
     )
     assert "&lt;script&gt;&amp;amp;" in text and "<script>" not in text
     assert 'href="http://dagster.internal:3000/runs/x?a=&lt;b&gt;"' in text
 
     long_reason = {"reason": "x" * 10_000}
-    text = blocked_message(model="m", partition="2026-03-01", gate=long_reason,
-                           live_version="0.1.4", link=None)
+    text = blocked_message(
+        model="m", partition="2026-03-01", gate=long_reason, live_version="0.1.4", link=None
+    )
     assert len(text) <= MAX_MESSAGE_CHARS and text.endswith("…")
 
     text = failed_message(model="m", asset="raw_dataset", error="first line\nsecond", link=None)

@@ -11,8 +11,12 @@ from retrain_assets.settings import load_settings
 
 def test_retrain_resource_follows_settings(tmp_path) -> None:
     settings = load_settings(
-        {"DAGSTER_HOME": str(tmp_path), "RETRAIN_DATA_DIR": str(tmp_path / "in"),
-         "RETRAIN_MODEL_NAME": "churn", "RETRAIN_WINDOW_DAYS": "7"}
+        {
+            "DAGSTER_HOME": str(tmp_path),
+            "RETRAIN_DATA_DIR": str(tmp_path / "in"),
+            "RETRAIN_MODEL_NAME": "churn",
+            "RETRAIN_WINDOW_DAYS": "7",
+        }
     )
     resource = RetrainResource.from_settings(settings)
     assert isinstance(resource.source(), LandingDirSource)

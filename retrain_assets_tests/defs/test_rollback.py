@@ -41,7 +41,7 @@ def test_rollback_to_previous_moves_the_pointer_records_why_and_announces(
     assert [(o.asset_key.path, o.partition) for o in observed] == [
         (["deployed_model_version"], "2026-03-01")
     ]
-    (request, _), = httpserver.log
+    ((request, _),) = httpserver.log
     text = json.loads(request.get_data())["text"]
     assert "rolled back <b>0.1.1 → 0.1.0</b>" in text and "accuracy dropped" in text
 

@@ -61,9 +61,7 @@ def retrain_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunReques
         store = ArtifactStore(SETTINGS.storage_dir)
         todo = [day for day in todo if not _decided(store, day)]
     if not todo:
-        return dg.SkipReason(
-            f"every day from {days[0]} to {days[-1]} was already run or decided"
-        )
+        return dg.SkipReason(f"every day from {days[0]} to {days[-1]} was already run or decided")
     return [
         dg.RunRequest(run_key=f"schedule:{day}", partition_key=day, tags=DAILY_RUN_TAGS)
         for day in todo

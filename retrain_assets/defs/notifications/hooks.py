@@ -125,6 +125,9 @@ def _outcome_message(context: dg.HookContext, record: DayRecord) -> str | None:
             champion_accuracy=gate["champion_accuracy"],
             rows=card["fit_rows"],
             link=link,
+            compared_rows=gate.get("compared_rows"),
+            candidate_compared=gate.get("candidate_accuracy_compared"),
+            refit=bool(card.get("refit")),
         )
     late = record.outcome == "skipped" and record.reason.startswith("no data for")
     if late and retrain.late_data_alert:  # RETRAIN_LATE_DATA_ALERT: a late file, not a failure

@@ -38,15 +38,23 @@ def deployed_message(
     champion_accuracy: float | None,
     rows: int,
     link: str | None,
+    compared_rows: int | None = None,
+    candidate_compared: float | None = None,
+    refit: bool = False,
 ) -> str:
-    versus = (
-        f"live {_e(champion_version)}: {_pct(champion_accuracy)}"
-        if champion_accuracy is not None
-        else "no fair live model to compare"
-    )
+    if champion_accuracy is None:
+        versus = "no fair live model to compare"
+    elif compared_rows is None:
+        versus = f"live {_e(champion_version)}: {_pct(champion_accuracy)}"
+    else:
+        versus = (
+            f"on the {compared_rows} newest rows {_pct(candidate_compared)} vs live "
+            f"{_e(champion_version)} {_pct(champion_accuracy)}"
+        )
+    trained = f"{rows} rows, the whole window" if refit else f"{rows} rows"
     return truncate_html(
         f"✅ <b>{_e(model)}</b> deployed <b>{_e(old_version or 'none')} → {_e(new_version)}</b>\n"
-        f"Day {_e(partition)}, trained on {rows} rows\n"
+        f"Day {_e(partition)}, trained on {trained}\n"
         f"Accuracy {_pct(accuracy)} (threshold {_pct(threshold)}; {versus})" + _link(link)
     )
 

@@ -34,6 +34,7 @@ CARD_FIELDS = (
     "data_fingerprint",
     "window_days",
     "code_version",
+    "refit",
 )
 
 
@@ -56,6 +57,8 @@ def deploy_day(
         "champion": verdict.champion,
         **{k: candidate.info[k] for k in CARD_FIELDS},
     }
+    if "gate_model_sha256" in candidate.info:
+        card["gate_model_sha256"] = candidate.info["gate_model_sha256"]
     result = registry.deploy(
         candidate.model_bytes, card, partition=day, run_id=run_id, expected=verdict.plan
     )
@@ -73,6 +76,7 @@ def deploy_day(
         "previous_live_version": result.previous_live or "none",
         "new_version_created": result.created,
         "accuracy": verdict.metrics["accuracy"],
+        "refit_on_full_window": bool(candidate.info.get("refit")),
         "versions_pruned": ", ".join(pruned) or "none",
         "path": dg.MetadataValue.path(str(registry.versions_dir / result.version)),
     }

@@ -1,6 +1,6 @@
 """evaluation_metrics and its gate, the check accuracy_above_threshold."""
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import dagster as dg
@@ -8,7 +8,7 @@ import dagster as dg
 from retrain_assets.artifacts import ArtifactStore
 from retrain_assets.defs.partitions import daily_partitions
 from retrain_assets.defs.retraining.ingest import GROUP
-from retrain_assets.defs.retraining.train import Candidate, trained_model
+from retrain_assets.defs.retraining.train import Candidate, refit_candidate, trained_model
 from retrain_assets.ml.gate import LiveModel, Verdict, judge
 from retrain_assets.registry import ModelRegistry
 from retrain_assets.serving import load_from
@@ -32,6 +32,21 @@ accuracy_above_threshold = dg.AssetCheckSpec(
     description="Passes iff accuracy >= threshold and the candidate is not worse than a fair "
     "live model by more than RETRAIN_MAX_REGRESSION. A failure stops the day's deploy.",
 )
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """The gate's rules for a run: the RETRAIN_* settings, or the launchpad's overrides."""
+
+    threshold: float
+    max_regression: float
+    min_holdout_rows: int
+    refit: bool
+
+    @property
+    def key(self) -> str:
+        """What a decision depends on besides the candidate (re-runs repeat a decision)."""
+        return f"{self.threshold}:{self.max_regression}:{self.min_holdout_rows}:{self.refit}"
 
 
 class LiveTracker:
@@ -67,11 +82,11 @@ def evaluate_day(
     tracker: LiveTracker,
     store: ArtifactStore,
     target: str,
-    threshold: float,
-    max_regression: float,
+    gate: GateSettings,
     run_id: str,
-) -> Verdict:
-    """Judge the day's candidate against the registry as the day before left it."""
+) -> tuple[Verdict, Candidate]:
+    """Judge the day's candidate against the registry as the day before left it; if it passes,
+    plan the deploy of what will be published (its refit on the whole window, RETRAIN_REFIT)."""
     snapshot = registry.snapshot()
     live, problem = tracker.current(snapshot.live_version)
     verdict = judge(
@@ -82,15 +97,19 @@ def evaluate_day(
         live=live,
         snapshot=snapshot,
         target=target,
-        threshold=threshold,
-        max_regression=max_regression,
+        threshold=gate.threshold,
+        max_regression=gate.max_regression,
+        min_holdout_rows=gate.min_holdout_rows,
     )
     if problem:
         verdict = replace(verdict, champion_note=problem)
+    if verdict.gate.passed and gate.refit:
+        candidate = refit_candidate(candidate, target)
+    verdict = verdict.with_plan(snapshot, candidate.info)
     store.write_evaluation(
         day, {**verdict.as_dict(), "model_sha256": candidate.info["sha256"], "run_id": run_id}
     )
-    return verdict
+    return verdict, candidate
 
 
 def evaluation_metadata(verdict: Verdict, threshold: float) -> dict[str, Any]:
@@ -113,6 +132,8 @@ def evaluation_metadata(verdict: Verdict, threshold: float) -> dict[str, Any]:
     if verdict.champion:
         metadata["champion_version"] = verdict.champion["version"]
         metadata["champion_accuracy"] = verdict.champion["metrics"]["accuracy"]
+        metadata["compared_rows"] = gate.compared_rows
+        metadata["candidate_accuracy_compared"] = gate.candidate_accuracy_compared
     if metrics["unseen_labels"]:
         metadata["unseen_labels"] = [str(v) for v in metrics["unseen_labels"]]
     return metadata
@@ -145,12 +166,17 @@ def check_evaluation(day: str, verdict: Verdict) -> dg.AssetCheckEvaluation:
         "accuracy": gate.accuracy,
         "threshold": gate.threshold,
         "max_regression": gate.max_regression,
+        "n_holdout": gate.n_holdout,
+        "min_holdout_rows": gate.min_holdout_rows,
         "live_version": verdict.live_version or "none",
         "champion": verdict.champion_note,
     }
     if gate.champion_accuracy is not None:
         metadata["champion_version"] = gate.champion_version
         metadata["champion_accuracy"] = gate.champion_accuracy
+        metadata["compared_rows"] = gate.compared_rows
+        metadata["candidate_accuracy_compared"] = gate.candidate_accuracy_compared
+        metadata["p_value"] = gate.p_value
     return dg.AssetCheckEvaluation(
         asset_key=evaluation_metrics.key,
         check_name=CHECK_NAME,

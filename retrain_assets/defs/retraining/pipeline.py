@@ -24,6 +24,7 @@ from retrain_assets.defs.resources import RetrainResource
 from retrain_assets.defs.retraining.deploy import deploy_day, deployed_model_version
 from retrain_assets.defs.retraining.evaluate import (
     CHECK_NAME,
+    GateSettings,
     LiveTracker,
     accuracy_above_threshold,
     check_evaluation,
@@ -90,13 +91,15 @@ class DayRunner:
             holdout_fraction=retrain.holdout_fraction,
             min_train_rows=retrain.min_train_rows,
         )
-        self.threshold = (
-            retrain.accuracy_threshold
+        self.gate = GateSettings(
+            threshold=retrain.accuracy_threshold
             if config.accuracy_threshold is None
-            else config.accuracy_threshold
-        )
-        self.max_regression = (
-            retrain.max_regression if config.max_regression is None else config.max_regression
+            else config.accuracy_threshold,
+            max_regression=retrain.max_regression
+            if config.max_regression is None
+            else config.max_regression,
+            min_holdout_rows=retrain.min_holdout_rows,
+            refit=retrain.refit,
         )
         self.records: list[DayRecord] = []
         self.index = 0
@@ -158,8 +161,8 @@ class DayRunner:
             registry=self.registry,
             tracker=self.tracker,
             target=self.retrain.target_column,
-            threshold=self.threshold,
-            max_regression=self.max_regression,
+            threshold=self.gate.threshold,
+            max_regression=self.gate.max_regression,
             auto_rollback=self.retrain.auto_rollback and not decided,
             run_id=self.run_id,
         )
@@ -205,7 +208,7 @@ class DayRunner:
             )
 
             stage = evaluation_metrics.key.to_user_string()
-            key = f"{candidate.info['sha256']}:{self.threshold}:{self.max_regression}"
+            key = f"{candidate.info['sha256']}:{self.gate.key}"
             earlier = self.store.earlier_decision(day, key)
             if earlier is not None:
                 # A re-run (re-execution, retry, the schedule after the sensor) of a day already
@@ -223,21 +226,20 @@ class DayRunner:
                     repeated=True,
                 )
                 return
-            verdict = evaluate_day(
+            verdict, candidate = evaluate_day(
                 day,
                 candidate,
                 registry=self.registry,
                 tracker=self.tracker,
                 store=self.store,
                 target=self.retrain.target_column,
-                threshold=self.threshold,
-                max_regression=self.max_regression,
+                gate=self.gate,
                 run_id=self.run_id,
             )
             yield dg.AssetMaterialization(
                 evaluation_metrics.key,
                 partition=day,
-                metadata=evaluation_metadata(verdict, self.threshold),
+                metadata=evaluation_metadata(verdict, self.gate.threshold),
             )
             yield check_evaluation(day, verdict)
             if verdict.plan is None:
@@ -250,9 +252,7 @@ class DayRunner:
             keep = self.retrain.keep_versions
             if keep and self.retrain.auto_rollback:  # its candidates must survive retention
                 keep = max(keep, ROLLBACK_CANDIDATES + 1)
-            result, metadata = deploy_day(
-                day, candidate, verdict, self.registry, self.run_id, keep
-            )
+            result, metadata = deploy_day(day, candidate, verdict, self.registry, self.run_id, keep)
             if result.event == "deployed":
                 self.tracker.deployed(result.version, candidate, verdict.metrics)
             yield dg.AssetMaterialization(

@@ -1,7 +1,7 @@
 """trained_model: a classifier fitted on the older rows of the day's rolling window."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import dagster as dg
@@ -13,9 +13,9 @@ from retrain_assets.data.validation import DataValidationError, NoDataError
 from retrain_assets.defs.partitions import window_of
 from retrain_assets.defs.retraining.ingest import GROUP, raw_dataset
 from retrain_assets.fsutil import release_arrow_memory
-from retrain_assets.ml.fit import DEFAULT_ESTIMATOR, TrainedModel, describe, fit_window
+from retrain_assets.ml.fit import DEFAULT_ESTIMATOR, TrainedModel, describe, fit_window, refit
 from retrain_assets.ml.model_file import code_version, model_to_bytes, sha256
-from retrain_assets.ml.window import assemble_window
+from retrain_assets.ml.window import Window, assemble_window
 
 trained_model = dg.AssetSpec(
     "trained_model",
@@ -48,6 +48,20 @@ class Candidate:
     model_bytes: bytes
     info: dict[str, Any]
     holdout: pd.DataFrame
+    window: Window  # every row, for the refit once the gate passed
+
+
+def refit_candidate(candidate: Candidate, target: str) -> Candidate:
+    """The candidate fitted again on its whole window (RETRAIN_REFIT): what gets published."""
+    model = refit(candidate.model, candidate.window, target)
+    model_bytes = model_to_bytes(model.pipeline)
+    info = {
+        **candidate.info,
+        **describe(model),
+        "sha256": sha256(model_bytes),
+        "gate_model_sha256": candidate.info["sha256"],  # the trained_model the gate judged
+    }
+    return replace(candidate, model=model, model_bytes=model_bytes, info=info)
 
 
 def _window_frames(
@@ -136,4 +150,4 @@ def train(
         "window": f"{window.days_used[0]}..{day}",
         "days_missing": window.days_missing,
     }
-    return Candidate(model, model_bytes, info, holdout), metadata
+    return Candidate(model, model_bytes, info, holdout, window), metadata
