@@ -7,8 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    DAGSTER_HOME=/opt/dagster/dagster_home \
-    DAGSTER_COMPUTE_LOG_DIR=/opt/dagster/dagster_home/storage/compute_logs
+    DAGSTER_HOME=/opt/dagster/dagster_home
 # A fixed non-root uid/gid so files on the named volumes keep one owner across rebuilds.
 RUN groupadd --system --gid 10001 dagster \
  && useradd --system --uid 10001 --gid dagster --create-home --shell /usr/sbin/nologin dagster

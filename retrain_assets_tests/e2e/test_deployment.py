@@ -158,6 +158,31 @@ def yaml_strings(node: Any) -> Iterator[str]:
         yield str(node)
 
 
+def test_every_setting_is_documented_with_its_default_everywhere(
+    compose: dict[str, Any], env_example: dict[str, str]
+) -> None:
+    # Every variable the service reads is in the README's table, in .env.example and handed to
+    # the code server by compose; each with the default the code uses.
+    source = (ROOT / "retrain_assets" / "settings.py").read_text()
+    paths = ("RETRAIN_DATA_DIR", "RETRAIN_REGISTRY_DIR", "RETRAIN_STORAGE_DIR")
+    read = {
+        name: default
+        for name, default in re.findall(r'"(RETRAIN_\w+)", "([^"]*)"', source)
+        if name not in paths
+    }
+    assert "RETRAIN_MIN_HOLDOUT_ROWS" in read and "RETRAIN_REFIT" in read
+    readme = (ROOT / "README.md").read_text()
+    code_env = compose["services"]["code_server"]["environment"]
+    for name, default in read.items():
+        row = re.search(rf"^\| `{name}` \| `?([^`|]*)`? \|", readme, re.M)
+        assert row, f"{name} is not in the README's settings table"
+        assert row.group(1).strip() == default, f"README: {name} default {row.group(1)!r}"
+        assert env_example.get(name) == default, f".env.example: {name}"
+        assert name in code_env, f"compose: {name} is not passed to the code server"
+    for name in paths:  # defaults that depend on DAGSTER_HOME, or none: named in the table
+        assert f"| `{name}` |" in readme and name in code_env
+
+
 def test_every_compose_variable_is_documented_in_env_example(
     compose: dict[str, Any], env_example: dict[str, str]
 ) -> None:
@@ -232,7 +257,7 @@ def test_volumes_cover_postgres_registry_landing_and_dagster_home(
 
     code = mounts(compose, "code_server")
     code_env = service_env(compose, "code_server", env_example)
-    for var in ("RETRAIN_REGISTRY_DIR", "RETRAIN_STORAGE_DIR", "DAGSTER_COMPUTE_LOG_DIR"):
+    for var in ("RETRAIN_REGISTRY_DIR", "RETRAIN_STORAGE_DIR"):
         assert covered_by_mount(code_env[var], code), f"{var}={code_env[var]} is not on a volume"
     # The landing volume is where the documented RETRAIN_DATA_DIR value points.
     landing = next(t for t, s in code.items() if s == "landing")
@@ -279,7 +304,7 @@ def _instance_settings(tmp_path: Path, config: Path) -> dict[str, Any]:
 def test_dagster_yaml_is_a_valid_production_instance_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for var in (*PG_VARS, "DAGSTER_COMPUTE_LOG_DIR"):
+    for var in PG_VARS:
         monkeypatch.setenv(var, "5432" if var.endswith("PORT") else "x")
     config = _instance_settings(tmp_path, ROOT / "dagster.yaml")  # raises if Dagster rejects it
 
@@ -306,7 +331,11 @@ def test_dagster_yaml_is_a_valid_production_instance_config(
     batch_cap = config["run_monitoring"]["max_runtime_seconds"]
     assert batch_cap >= MAX_DAYS_PER_RUN * 60 > int(DAILY_RUN_TAGS["dagster/max_runtime"])
     assert config["telemetry"] == {"enabled": False}
-    assert raw["compute_logs"]["config"]["base_dir"] == {"env": "DAGSTER_COMPUTE_LOG_DIR"}
+    # Step logs go to Dagster's default, DAGSTER_HOME/storage: no variable to forget.
+    assert "compute_logs" not in raw
+    assert {
+        m.group(1) for m in re.finditer(r"env: (\w+)", (ROOT / "dagster.yaml").read_text())
+    } == set(PG_VARS)
 
 
 def test_dev_instance_config_has_the_same_limits_on_sqlite(tmp_path: Path) -> None:
@@ -346,7 +375,6 @@ def test_dagster_yaml_instance_runs_on_postgres(
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     for key, value in pg_db.dagster_env().items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("DAGSTER_COMPUTE_LOG_DIR", str(home / "storage" / "compute_logs"))
     with DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_runs() == []  # creates the schema through the psycopg2 driver
         assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
@@ -560,6 +588,5 @@ def test_production_topology_runs_retrain_job_on_postgres(
     assert live["version"] == "0.1.0" and live["partition"] == PARTITION
     assert live["run_id"] == run_id
     # Step logs land where compose mounts the shared storage volume.
-    compute_logs = Path(code_env["DAGSTER_COMPUTE_LOG_DIR"])
-    assert compute_logs.is_relative_to(home / "storage") and any(compute_logs.rglob("*.complete"))
+    assert any((home / "storage").rglob("*.complete"))
     print(f"e2e timings (s since start): {timings}")
