@@ -194,7 +194,7 @@ def one_day(name: str, size: OneDaySize, root: Path, repeats: int = 1) -> dict[s
         bares.append(bare)
 
         env = retrain_env(rep, landing, size.window, START_DATE)
-        store = ArtifactStore(rep / "storage")
+        store = ArtifactStore.for_source(rep / "storage", landing)
         for day, frame in zip(days[:-1], ingested, strict=True):
             store.write_raw(day, frame)
         command = [
@@ -533,8 +533,10 @@ def history_upload(
         **_against_bare(ended - landed, workers, bare, len(days)),
         "runs": len(runs),
         "run_ranges": sorted(
-            (r["tags"].get(RANGE_START, r["tags"].get("dagster/partition")),
-             r["tags"].get(RANGE_END, r["tags"].get("dagster/partition")))
+            (
+                r["tags"].get(RANGE_START, r["tags"].get("dagster/partition")),
+                r["tags"].get(RANGE_END, r["tags"].get("dagster/partition")),
+            )
             for r in runs
         ),  # fmt: skip
         "rows": rows,

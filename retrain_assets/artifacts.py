@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from retrain_assets.data.sources import source_kind
 from retrain_assets.fsutil import dump_json, read_parquet, write_atomic, write_parquet
 
 # What a day ends as, whatever launched it (DESIGN.md: one outcome vocabulary).
@@ -45,7 +46,13 @@ class DayRecord:
 
 
 class ArtifactStore:
-    """Files under RETRAIN_STORAGE_DIR, one per asset partition."""
+    """Files under RETRAIN_STORAGE_DIR/<source kind>, one per asset partition."""
+
+    @classmethod
+    def for_source(cls, storage_dir: Path, data_dir: Path | None) -> ArtifactStore:
+        # One folder per kind of source: after a switch from the demo to a landing directory,
+        # no demo day is ever mixed into a window, nor taken for a decided day.
+        return cls(Path(storage_dir) / source_kind(data_dir))
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)

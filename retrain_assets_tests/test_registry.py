@@ -144,6 +144,11 @@ def test_next_version_rules() -> None:
     assert next_version(latest, make_card()) == "1.4.8"
     assert next_version(latest, make_card(features=["a"])) == "1.5.0"
     assert next_version(latest, make_card(estimator="logistic_regression")) == "1.5.0"
+    # Another data source starts a new line; a card that does not record its source does not.
+    demo = {**latest, "source": "demo"}
+    assert next_version(demo, {**make_card(), "source": "landing"}) == "1.5.0"
+    assert next_version(demo, {**make_card(), "source": "demo"}) == "1.4.8"
+    assert next_version(latest, {**make_card(), "source": "landing"}) == "1.4.8"
 
 
 def test_redeploying_the_live_artifact_changes_nothing(tmp_path: Path) -> None:
@@ -270,6 +275,20 @@ def test_older_partition_is_superseded_and_current_json_is_untouched(tmp_path: P
         "backfill",
     )
     assert "at" in last
+
+
+def test_a_live_model_of_another_source_never_pins_the_registry(tmp_path: Path) -> None:
+    # The demo ran up to 2026-11-25; the user's own history starts in March.
+    reg = ModelRegistry(tmp_path, "classifier")
+    reg.deploy(b"demo", {**make_card(), "source": "demo"}, partition="2026-11-25", run_id="r1")
+    real = {**make_card(features=["x", "y"]), "source": "landing"}
+    first = reg.deploy(b"real-1", real, partition="2026-03-01", run_id="r2")
+    assert (first.event, first.version, first.live) == ("deployed", "0.2.0", "0.2.0")
+    # From then on the user's days follow the usual order: an older one is superseded.
+    reg.deploy(b"real-2", real, partition="2026-03-02", run_id="r3")
+    older = reg.deploy(b"real-0", real, partition="2026-02-28", run_id="r4")
+    assert (older.event, reg.current()["version"]) == ("superseded", "0.2.1")
+    assert reg.snapshot().live_source == "landing"
 
 
 def test_same_partition_again_with_a_new_model_is_deployed(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ def demo_day(day: str, target: str = "target") -> pd.DataFrame:
 class DemoSource:
     target: str
     min_rows: int
+    kind = "demo"
 
     def load(self, day: str) -> tuple[pd.DataFrame, str]:
         label = f"demo stream {day}"

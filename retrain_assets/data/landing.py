@@ -96,6 +96,7 @@ class LandingDirSource:
     target: str
     min_rows: int
     limits: FileLimits = FileLimits()
+    kind = "landing"
 
     def _checked(self, path: Path) -> Path:
         """The file, if it is a regular file of the landing directory within the limits."""

@@ -10,8 +10,18 @@ import pandas as pd
 from retrain_assets.data.demo import DemoSource
 from retrain_assets.data.landing import FileLimits, LandingDirSource
 
+# What a source is called where it is named to people.
+SOURCE_NAMES = {"demo": "the demo stream", "landing": "the landing directory"}
+
+
+def source_kind(data_dir: Path | None) -> str:
+    """ "demo" or "landing": models and stored days of one kind never mix with the other's."""
+    return "demo" if data_dir is None else "landing"
+
 
 class DataSource(Protocol):
+    kind: str
+
     def load(self, day: str) -> tuple[pd.DataFrame, str]:
         """Validated rows for `day` and a label naming where they came from."""
         ...

@@ -47,7 +47,8 @@ class RetrainResource(dg.ConfigurableResource):
         return make_source(data_dir, self.target_column, self.min_rows_per_day, limits)
 
     def store(self) -> ArtifactStore:
-        return ArtifactStore(Path(self.storage_dir))
+        data_dir = Path(self.data_dir) if self.data_dir else None
+        return ArtifactStore.for_source(Path(self.storage_dir), data_dir)
 
     def registry(self) -> ModelRegistry:
         return ModelRegistry(Path(self.registry_dir), self.model_name)

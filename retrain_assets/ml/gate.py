@@ -15,9 +15,10 @@ import pandas as pd
 from scipy.stats import binomtest
 from sklearn.pipeline import Pipeline
 
+from retrain_assets.data.sources import SOURCE_NAMES
 from retrain_assets.ml.metrics import evaluate_rows
 from retrain_assets.ml.window import DAY_COLUMN
-from retrain_assets.registry import DeployResult, RegistrySnapshot
+from retrain_assets.registry import DeployResult, RegistrySnapshot, switched_source
 from retrain_assets.serving import PublishedModel
 from retrain_assets.text import first_line
 
@@ -30,6 +31,7 @@ def champion_is_fair(
     champion: Mapping[str, Any] | None,
     features: Sequence[str],
     classes: Sequence[Any] | None = None,
+    source: str | None = None,
 ) -> tuple[bool, str]:
     """Whether the live model may be compared with a candidate at all.
 
@@ -38,6 +40,13 @@ def champion_is_fair(
     """
     if champion is None:
         return False, "no live model"
+    if switched_source(champion.get("source"), source):
+        theirs = SOURCE_NAMES.get(champion["source"], champion["source"])
+        ours = SOURCE_NAMES.get(source or "", source)
+        return False, (
+            f"live model {champion.get('version')} was trained on {theirs}, this data comes "
+            f"from {ours}: not compared, and it does not hold back this source's models"
+        )
     # As sets: models published before features were sorted list them in file order.
     if sorted(champion.get("features", [])) != sorted(features):
         return False, "live model uses other features"
@@ -119,6 +128,7 @@ def decide_gate(
     n_holdout: int,
     min_holdout_rows: int = 0,
     comparison: Comparison | None = None,
+    uncompared: str = "no fair live model to compare",
 ) -> GateDecision:
     """Pass iff the holdout is big enough, accuracy >= threshold, and the candidate is not
     significantly worse than a fair live model by more than the margin on rows neither saw."""
@@ -155,7 +165,7 @@ def decide_gate(
         )
     passed = f"accuracy {accuracy:.4f} >= threshold {threshold:.4f}"
     if c is None:
-        return result(True, "passed", f"{passed} (no fair live model to compare)")
+        return result(True, "passed", f"{passed} ({uncompared})")
     on_rows = f"on the same {c.rows} new rows"
     gap = c.live_accuracy - c.candidate_accuracy
     # Accuracies are ratios of counts: 0.82 vs 0.92 - 0.1 (0.8200000000000001 in floating
@@ -217,6 +227,7 @@ class Verdict:
             features=list(published["features"]),
             estimator=published.get("estimator"),
             partition=self.day,
+            source=published.get("source"),
         )
         return replace(self, plan=plan)
 
@@ -254,7 +265,7 @@ def judge(
     features: Sequence[str] = info["features"]
     metrics, candidate_right = evaluate_rows(candidate, holdout, features, target)
     live_card = {**live.card, "version": live.version} if live is not None else None
-    fair, note = champion_is_fair(live_card, features, info.get("classes"))
+    fair, note = champion_is_fair(live_card, features, info.get("classes"), info.get("source"))
     champion, comparison = None, None
     if fair and live is not None:
         fit_end = str(live.card["fit_end_day"])
@@ -288,5 +299,6 @@ def judge(
         n_holdout=metrics["n_holdout"],
         min_holdout_rows=min_holdout_rows,
         comparison=comparison,
+        uncompared="no live model yet" if live_card is None else f"not compared: {note}",
     )
     return Verdict(day, metrics, champion, note, snapshot.live_version, gate, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,9 @@ class Window:
     features: list[str]
     days_used: list[str]
     days_missing: list[str]
+    # Days left out because they lack a feature the newest day has (the feature set changed),
+    # each with the reason.
+    days_left_out: dict[str, str] = field(default_factory=dict)
 
 
 def _check_spelling_across_days(first_seen: Mapping[str, str], days: list[str]) -> None:
@@ -57,6 +60,9 @@ def assemble_window(
 ) -> Window:
     """Concatenate the days of a window oldest first, on the newest day's feature set.
 
+    A day without one of those features is from before the feature set changed: it is left out
+    of the window, and `days_left_out` says why.
+
     The features land in one float64 matrix that fitting slices without another copy (the
     frame's feature block is a view of it). With `consume`, each day is dropped from
     `frames` as soon as it is copied, so a window never needs twice its size in memory.
@@ -70,13 +76,20 @@ def assemble_window(
     newest = frames[days[-1]]
     # Sorted: the column order of a file never changes the model, its version or its judge.
     features = sorted(c for c in newest.columns if c not in (target, TIMESTAMP_COLUMN))
+    left_out: dict[str, str] = {}
     for day in days:  # every day is checked before any memory is committed to the window
         absent = [c for c in features if c not in frames[day].columns]
         if absent:
-            raise DataValidationError(
-                f"{sources[day]}: missing feature column(s) {', '.join(map(shown, absent))} that "
-                f"{days[-1]} has; every day of a window needs the same features"
+            left_out[day] = (
+                f"{sources.get(day, day)} lacks feature column(s) "
+                f"{', '.join(map(shown, absent[:5]))} that {days[-1]} has (the feature set "
+                "changed)"
             )
+    if left_out:
+        days = [d for d in days if d not in left_out]
+        if consume:
+            for day in left_out:
+                frames.pop(day, None)
     lengths = [len(frames[day]) for day in days]
     # Column-major: each feature is contiguous, as pandas stores a block and trees scan it.
     matrix = np.empty((sum(lengths), len(features)), dtype="float64", order="F")
@@ -107,7 +120,7 @@ def assemble_window(
     # a typed column skips the per-row type scan.
     if window[target].dtype == object and window[target].map(type).nunique() > 1:
         window[target] = window[target].astype(str)
-    return Window(window, features, days, missing)
+    return Window(window, features, days, missing, left_out)
 
 
 def split_holdout(window: Window, fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:

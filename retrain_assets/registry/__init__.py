@@ -11,6 +11,7 @@ from retrain_assets.registry.rules import (
     RegistrySnapshot,
     VersionEntry,
     next_version,
+    switched_source,
     version_key,
 )
 from retrain_assets.registry.store import ModelRegistry
@@ -26,5 +27,6 @@ __all__ = [
     "RegistrySnapshot",
     "VersionEntry",
     "next_version",
+    "switched_source",
     "version_key",
 ]

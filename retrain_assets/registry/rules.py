@@ -40,6 +40,7 @@ class VersionEntry:
     sha256: str
     features: tuple[str, ...]
     estimator: str | None
+    source: str | None = None  # "demo" or "landing"; None on cards from before it was recorded
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,18 @@ class RegistrySnapshot:
     live_version: str | None = None
     live_partition: str | None = None
 
+    @property
+    def live_source(self) -> str | None:
+        return next((v.source for v in self.versions if v.version == self.live_version), None)
+
     def plan(
-        self, *, sha256: str, features: list[str], estimator: str | None, partition: str
+        self,
+        *,
+        sha256: str,
+        features: list[str],
+        estimator: str | None,
+        partition: str,
+        source: str | None = None,
     ) -> DeployResult:
         """What deploying this artifact for `partition` does (the one deploy rule)."""
         existing = next((v for v in self.versions if v.sha256 == sha256), None)
@@ -78,8 +89,17 @@ class RegistrySnapshot:
             return DeployResult(version, "unchanged", previous, previous, created)
         if previous is None or partition >= (self.live_partition or ""):
             return DeployResult(version, "deployed", previous, version, created)
+        if switched_source(self.live_source, source):
+            # A live model of another data source (the demo, before the user's own data) is no
+            # newer than this day's: it cannot score this data, so it never pins the registry.
+            return DeployResult(version, "deployed", previous, version, created)
         # An older day (a backfill) never moves the live model backwards.
         return DeployResult(version, "superseded", previous, previous, created)
+
+
+def switched_source(before: str | None, now: str | None) -> bool:
+    """Whether two models come from different data sources (unknown on either side: no)."""
+    return before is not None and now is not None and before != now
 
 
 def version_key(version: str) -> tuple[int, int, int]:
@@ -88,12 +108,15 @@ def version_key(version: str) -> tuple[int, int, int]:
 
 
 def next_version(latest: Mapping[str, Any] | None, card: Mapping[str, Any]) -> str:
-    """Patch for a retrain of the same model; minor when the features or the estimator change."""
+    """Patch for a retrain of the same model; minor when the features, the estimator or the
+    data source change."""
     if latest is None:
         return FIRST_VERSION
     major, minor, patch = version_key(latest["version"])
-    same_kind = sorted(latest.get("features", [])) == sorted(card.get("features", [])) and (
-        latest.get("estimator") == card.get("estimator")
+    same_kind = (
+        sorted(latest.get("features", [])) == sorted(card.get("features", []))
+        and latest.get("estimator") == card.get("estimator")
+        and not switched_source(latest.get("source"), card.get("source"))
     )
     return f"{major}.{minor}.{patch + 1}" if same_kind else f"{major}.{minor + 1}.0"
 

@@ -190,6 +190,7 @@ class ModelRegistry:
                     card.get("sha256", ""),
                     tuple(card.get("features", [])),
                     card.get("estimator"),
+                    card.get("source"),
                 )
             )
         live = self.current()
@@ -302,6 +303,7 @@ class ModelRegistry:
                 features=list(card.get("features", [])),
                 estimator=card.get("estimator"),
                 partition=partition,
+                source=card.get("source"),
             )
             if expected is not None and (result.version, result.event) != (
                 expected.version,

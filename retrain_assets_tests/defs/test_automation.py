@@ -261,7 +261,7 @@ def test_with_a_landing_directory_the_schedule_leaves_decided_days_to_the_sensor
     settings = replace(schedules.SETTINGS, data_dir=tmp_path / "landing",
                        storage_dir=tmp_path / "storage")  # fmt: skip
     monkeypatch.setattr(schedules, "SETTINGS", settings)
-    store = ArtifactStore(settings.storage_dir)
+    store = ArtifactStore.for_source(settings.storage_dir, settings.data_dir)
     store.write_outcome(DayRecord("2026-03-18", "sensor-run", "deployed", "s", "ok", "0.1.3"))
     store.write_outcome(DayRecord("2026-03-17", "sensor-run", "failed", "s", "bad file"))
     moment = dt.datetime(2026, 3, 20, 1, 0, tzinfo=UTC)

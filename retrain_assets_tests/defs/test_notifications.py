@@ -63,7 +63,7 @@ def test_deployed_message_explains_the_decision(service: Service, ok_server: HTT
     assert payloads[0]["text"] == (
         "✅ <b>classifier</b> deployed <b>none → 0.1.0</b>\n"
         f"Day 2026-03-01, trained on {rows1} rows, the whole window\n"
-        f"Accuracy {gate1['accuracy']:.4f} (threshold 0.8000; no fair live model to compare)\n"
+        f"Accuracy {gate1['accuracy']:.4f} (threshold 0.8000; no live model)\n"
         f'<a href="{UI}/runs/{first.run_id}">Open the run in Dagster</a>'
     )
     gate2 = service.store.read_evaluation("2026-03-02")["gate"]

@@ -404,3 +404,56 @@ def test_labels_that_change_kind_are_said_and_never_compared(make_service, tmp_p
         assert "labels changed, not compared" in evaluation["champion_note"]
     watched = materializations(result, "live_model_metrics")
     assert "2026-03-03" not in watched  # the live model never saw "no"/"yes": not scored
+
+
+def test_switching_from_the_demo_to_own_data_starts_a_new_line(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    # The demo ran first: a demo model of a later day is live, and a demo day sits in storage
+    # inside the user's first window.
+    demo = Service(tmp_path, instance)
+    assert demo.run("2026-02-28").success and demo.run("2026-03-10").success
+    assert demo.registry.current()["version"] == "0.1.1"
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for day in ("2026-03-01", "2026-03-02"):
+        _landing_day(landing, day, ["a", "b", "target"])
+    real = Service(tmp_path, instance, data_dir=str(landing), min_holdout_rows=20)
+    result = real.run(days=("2026-03-01", "2026-03-02"))
+    assert result.success, step_failure(result)
+
+    # Not superseded by the demo's later day: the user's models go live, a new minor line.
+    assert [real.outcome(d) for d in ("2026-03-01", "2026-03-02")] == ["deployed", "deployed"]
+    current = real.registry.current()
+    assert (current["version"], current["partition"]) == ("0.2.1", "2026-03-02")
+    card = real.registry.card("0.2.0")
+    assert card["source"] == "landing" and card["features"] == ["a", "b"]
+    assert real.registry.card("0.1.1")["source"] == "demo"
+    # Said where people look: the evaluation's note and the Dagster metadata.
+    note = real.store.read_evaluation("2026-03-01")["champion_note"]
+    assert "0.1.1 was trained on the demo stream" in note and "landing directory" in note
+    metrics = materializations(result, "evaluation_metrics")["2026-03-01"]
+    assert metrics["champion"] == note
+    # The demo's stored day never entered the user's window.
+    model = materializations(result, "trained_model")["2026-03-01"]
+    assert model["window"] == "2026-03-01..2026-03-01" and model["days_left_out"] == []
+    assert (tmp_path / "storage" / "demo" / "raw_dataset" / "2026-02-28.parquet").exists()
+
+
+def test_a_new_feature_starts_the_window_at_the_change(make_service, tmp_path) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for day in ("2026-03-01", "2026-03-02"):
+        _landing_day(landing, day, ["a", "b", "target"])
+    frame = pd.read_csv(landing / "2026-03-02.csv").assign(c=1.0)
+    frame.to_csv(landing / "2026-03-03.csv", index=False)
+    service = make_service(data_dir=str(landing), min_train_rows=50, min_holdout_rows=20)
+    result = service.run(days=("2026-03-01", "2026-03-03"))
+    assert result.success, step_failure(result)
+    model = materializations(result, "trained_model")["2026-03-03"]
+    assert model["days_left_out"] == ["2026-03-01", "2026-03-02"]
+    assert model["feature_names"] == ["a", "b", "c"]
+    # A new kind of model: a minor version, judged by the threshold alone.
+    assert service.registry.current()["version"] == "0.2.0"
+    note = service.store.read_evaluation("2026-03-03")["champion_note"]
+    assert note == "live model uses other features"

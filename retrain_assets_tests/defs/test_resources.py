@@ -21,7 +21,8 @@ def test_retrain_resource_follows_settings(tmp_path) -> None:
     resource = RetrainResource.from_settings(settings)
     assert isinstance(resource.source(), LandingDirSource)
     assert resource.registry().root == tmp_path / "model_registry" / "churn"
-    assert resource.store().root == tmp_path / "retrain_storage"
+    # One folder per kind of source: demo days never mix into a landing window.
+    assert resource.store().root == tmp_path / "retrain_storage" / "landing"
     assert resource.model_name == "churn"
     demo = RetrainResource.from_settings(load_settings({"DAGSTER_HOME": str(tmp_path)}))
     assert isinstance(demo.source(), DemoSource)

@@ -101,13 +101,6 @@ def test_assemble_window_matches_a_plain_concat_of_the_days(labels: tuple[list, 
     assert window.frame[DAY_COLUMN].tolist() == [days[0]] * 20 + [days[1]] * 20
 
 
-def test_assemble_window_consume_keeps_every_day_when_a_day_is_rejected() -> None:
-    frames = {"2026-03-01": day_rows(1).drop(columns=["b"]), "2026-03-02": day_rows(2)}
-    with pytest.raises(DataValidationError, match="missing feature column"):
-        assemble_window(frames, {d: d for d in frames}, sorted(frames), "target", consume=True)
-    assert sorted(frames) == ["2026-03-01", "2026-03-02"]
-
-
 def test_assemble_window_tolerates_and_reports_missing_days() -> None:
     days = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
     frames = {"2026-03-02": day_rows(1), "2026-03-05": day_rows(2)}
@@ -122,19 +115,21 @@ def test_assemble_window_with_no_day_at_all() -> None:
         assemble_window({}, {}, ["2026-03-01", "2026-03-02"], "target")
 
 
-def test_day_lacking_a_feature_of_the_newest_day_names_the_file() -> None:
+def test_a_day_lacking_a_feature_of_the_newest_day_is_left_out_and_named() -> None:
+    # The feature set changed: the days before it cannot train a model of the new features.
     frames = {
         "2026-03-01": day_rows(1),
         "2026-03-02": day_rows(2).drop(columns=["b"]),
         "2026-03-03": day_rows(3),
     }
     sources = {d: f"/landing/{d}.csv" for d in frames}
-    with pytest.raises(DataValidationError) as info:
-        assemble_window(frames, sources, sorted(frames), "target")
-    message = str(info.value)
-    assert message.startswith("/landing/2026-03-02.csv:")
-    assert "missing feature column(s) 'b'" in message
-    assert "2026-03-03" in message  # the day whose features set the standard
+    window = assemble_window(frames, sources, sorted(frames), "target", consume=True)
+    assert window.days_used == ["2026-03-01", "2026-03-03"]
+    assert list(window.days_left_out) == ["2026-03-02"]
+    reason = window.days_left_out["2026-03-02"]
+    assert reason.startswith("/landing/2026-03-02.csv lacks feature column(s) 'b'")
+    assert "2026-03-03 has (the feature set changed)" in reason
+    assert len(window.frame) == 80 and frames == {}  # consumed, the left-out day too
 
 
 def test_newest_day_sets_the_feature_set_and_drops_timestamp() -> None:

@@ -58,7 +58,7 @@ def retrain_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunReques
     if SETTINGS.data_dir is not None:
         # With a landing directory new_data_sensor runs each file version once; the schedule
         # covers only days no run has decided yet (a file that landed while the daemon was down).
-        store = ArtifactStore(SETTINGS.storage_dir)
+        store = ArtifactStore.for_source(SETTINGS.storage_dir, SETTINGS.data_dir)
         todo = [day for day in todo if not _decided(store, day)]
     if not todo:
         return dg.SkipReason(f"every day from {days[0]} to {days[-1]} was already run or decided")

@@ -104,7 +104,8 @@ def _outcome_message(context: dg.HookContext, record: DayRecord) -> str | None:
             link=link,
         )
     if record.outcome == "deployed" and record.version:
-        gate = retrain.store().read_evaluation(record.day)["gate"]
+        evaluation = retrain.store().read_evaluation(record.day)
+        gate = evaluation["gate"]
         card = registry.card(record.version)
         event = next(
             (
@@ -128,6 +129,7 @@ def _outcome_message(context: dg.HookContext, record: DayRecord) -> str | None:
             compared_rows=gate.get("compared_rows"),
             candidate_compared=gate.get("candidate_accuracy_compared"),
             refit=bool(card.get("refit")),
+            uncompared=evaluation.get("champion_note") or "no fair live model to compare",
         )
     late = record.outcome == "skipped" and record.reason.startswith("no data for")
     if late and retrain.late_data_alert:  # RETRAIN_LATE_DATA_ALERT: a late file, not a failure

@@ -41,9 +41,10 @@ def deployed_message(
     compared_rows: int | None = None,
     candidate_compared: float | None = None,
     refit: bool = False,
+    uncompared: str = "no fair live model to compare",
 ) -> str:
     if champion_accuracy is None:
-        versus = "no fair live model to compare"
+        versus = _e(uncompared)
     elif compared_rows is None:
         versus = f"live {_e(champion_version)}: {_pct(champion_accuracy)}"
     else:

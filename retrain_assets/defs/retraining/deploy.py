@@ -35,6 +35,7 @@ CARD_FIELDS = (
     "window_days",
     "code_version",
     "refit",
+    "source",
 )
 
 

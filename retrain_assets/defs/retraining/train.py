@@ -117,6 +117,8 @@ def train(
     origins = _window_frames(days, frames, store, source, log)
     window = assemble_window(frames, origins, days, target, consume=True)
     release_arrow_memory()  # the consumed days' Arrow-backed memory
+    for reason in window.days_left_out.values():
+        log(f"left out of the window: {reason}")
     model, holdout = fit_window(
         window,
         target=target,
@@ -131,6 +133,8 @@ def train(
         "partition": day,
         "target": target,
         "days_missing": window.days_missing,
+        "days_left_out": sorted(window.days_left_out),
+        "source": source.kind,
         "sha256": sha256(model_bytes),
         "code_version": code_version(),
         "run_id": run_id,
@@ -149,5 +153,7 @@ def train(
         "data_fingerprint": model.data_fingerprint,
         "window": f"{window.days_used[0]}..{day}",
         "days_missing": window.days_missing,
+        "days_left_out": sorted(window.days_left_out),
+        "source": source.kind,
     }
     return Candidate(model, model_bytes, info, holdout, window), metadata
