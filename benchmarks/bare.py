@@ -2,7 +2,8 @@
 
 Per target day: read the window's landing files, concatenate, hold out the newest 20 % of rows,
 fit the same estimator with the same parameters (retrain_assets.ml.fit.build_pipeline, so
-DEFAULT_PARAMS and seeds are shared), predict and score the holdout with the same metrics, and
+DEFAULT_PARAMS and seeds are shared), predict and score the holdout with the same metrics, refit
+on the whole window when the accuracy reaches the threshold (as RETRAIN_REFIT publishes), and
 dump the model with skops. Nothing else: no validation, hashing, metadata, model reload,
 champion comparison, registry or Dagster. It runs as its own process so interpreter start-up and
 imports count on both sides.
@@ -36,6 +37,7 @@ from sklearn.metrics import (
 from retrain_assets.ml.fit import build_pipeline
 
 HOLDOUT_FRACTION = 0.2  # RETRAIN_HOLDOUT_FRACTION's default, as the pipeline runs it
+ACCURACY_THRESHOLD = 0.8  # RETRAIN_ACCURACY_THRESHOLD's default: a passing day is refitted
 
 
 def window_days(day: str, window: int, start_date: str) -> list[str]:
@@ -83,6 +85,10 @@ def retrain_day(
         scores = model.predict_proba(x)[:, 1]
         metrics["roc_auc"] = float(roc_auc_score(y == model.classes_[1], scores))
 
+    if metrics["accuracy"] >= ACCURACY_THRESHOLD:
+        # What goes live is the same recipe fitted on the whole window (RETRAIN_REFIT).
+        model = build_pipeline(estimator, params)
+        model.fit(frame[features].to_numpy(), frame[target].to_numpy())
     out_dir.mkdir(parents=True, exist_ok=True)
     sio.dump(model, out_dir / f"{day}.skops")
     return {"day": day, "rows": len(frame), "features": len(features), **metrics}

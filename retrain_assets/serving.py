@@ -25,10 +25,7 @@ from retrain_assets.data.validation import (
     read_table,
 )
 from retrain_assets.ml.model_file import model_from_bytes
-from retrain_assets.registry import ModelRegistry, RegistryError
-from retrain_assets.settings import settings
-
-LIVE = "live"
+from retrain_assets.registry import LIVE, ModelRegistry, RegistryError, open_registry
 
 
 class FeatureMismatchError(ValueError):
@@ -96,16 +93,6 @@ class PublishedModel:
         index = data.index if isinstance(data, pd.DataFrame) else None
         scores = self.pipeline.predict_proba(self.matrix(data, source))
         return pd.DataFrame(scores, index=index, columns=[str(c) for c in self.pipeline.classes_])
-
-
-def open_registry(registry_dir: str | Path | None = None, model_name: str | None = None):
-    """The registry the service writes to (RETRAIN_REGISTRY_DIR, RETRAIN_MODEL_NAME) unless
-    given explicitly."""
-    if registry_dir is None or model_name is None:
-        configured = settings()
-        registry_dir = configured.registry_dir if registry_dir is None else registry_dir
-        model_name = configured.model_name if model_name is None else model_name
-    return ModelRegistry(Path(registry_dir), model_name)
 
 
 def load_model(

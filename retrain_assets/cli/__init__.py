@@ -24,8 +24,7 @@ from pathlib import Path
 from retrain_assets.cli import models
 from retrain_assets.cli.backfill import days, launch_backfill
 from retrain_assets.cli.errors import CliError
-from retrain_assets.registry import RegistryError
-from retrain_assets.serving import FeatureMismatchError, open_registry
+from retrain_assets.registry import RegistryError, open_registry
 from retrain_assets.settings import SettingsError, model_name_problem, settings
 from retrain_assets.text import first_line
 
@@ -114,7 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `retrain-assets predict big.csv | head`: the reader had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (CliError, RegistryError, FeatureMismatchError, SettingsError, ValueError) as exc:
+    # FeatureMismatchError (serving) is a ValueError.
+    except (CliError, RegistryError, SettingsError, ValueError) as exc:
         print(f"retrain-assets: {first_line(exc)}", file=sys.stderr)
         return 2
     except (OSError, RecursionError, KeyError, TypeError) as exc:

@@ -9,15 +9,18 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
-
-import pandas as pd
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TextIO
 
 from retrain_assets.cli.errors import CliError
-from retrain_assets.data.validation import read_table
 from retrain_assets.fsutil import write_atomic
-from retrain_assets.registry import ModelRegistry
-from retrain_assets.serving import LIVE, load_from
+from retrain_assets.registry import LIVE, ModelRegistry
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas, scikit-learn and skops load only for the commands that need a model (verify, predict):
+# `list`, `show`, `rollback`, `prune` and `repair` start in a fraction of the time.
 
 
 def _accuracy(card: dict[str, Any]) -> str:
@@ -62,7 +65,7 @@ def verify(registry: ModelRegistry, versions: list[str], out: TextIO) -> int:
     failures = 0
     for version in chosen:
         try:
-            load_from(registry, version)
+            _serving().load_from(registry, version)
         except Exception as exc:  # every kind of damage is reported, then the next version
             failures += 1
             out.write(f"{version}: FAILED: {str(exc).splitlines()[0]}\n")
@@ -83,7 +86,9 @@ def predict(
     `proba_<class>` column per class) to `output`, or CSV to stdout."""
     if not source.is_file():
         raise CliError(f"{source}: no such file")
-    model = load_from(registry, version)
+    from retrain_assets.data.validation import read_table
+
+    model = _serving().load_from(registry, version)
     frame = read_table(source)
     result = frame.copy()
     if proba:  # one pass over the model: the prediction is the most probable class
@@ -145,3 +150,9 @@ def repair(registry: ModelRegistry, dry_run: bool, out: TextIO) -> int:
     if not report:
         out.write(f"{registry.model_name}: every version verifies, current.json is sound\n")
     return 0
+
+
+def _serving() -> ModuleType:
+    from retrain_assets import serving
+
+    return serving

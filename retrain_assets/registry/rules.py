@@ -11,6 +11,7 @@ from typing import Any
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
 FIRST_VERSION = "0.1.0"
+LIVE = "live"  # names the live version wherever a version is asked for
 SEMVER = re.compile(r"\d+\.\d+\.\d+\Z")  # \Z: "0.1.0\n" is not a version
 REPAIR_HINT = "run `retrain-assets repair` to check the registry and rebuild current.json"
 

@@ -390,7 +390,8 @@ def test_dagster_yaml_instance_runs_on_postgres(
         assert instance.run_retries_retry_on_asset_or_op_failure is False
         assert instance.run_monitoring_enabled
         assert isinstance(instance.compute_log_manager, LocalComputeLogManager)
-        assert instance.compute_log_manager._base_dir == str(home / "storage" / "compute_logs")
+        # Dagster's default, under DAGSTER_HOME: no variable needed for it.
+        assert instance.compute_log_manager._base_dir == str(home / "storage")
     tables = {row[0] for row in pg_db.query("select tablename from pg_tables")}
     assert {"runs", "event_logs", "concurrency_slots"} <= tables
 
