@@ -40,7 +40,7 @@ dev: install
 # while the in-process files use the other core.
 test: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -q -n 2 --dist loadfile
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=12
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -13,7 +13,8 @@ file I/O (which change no decision):
   significance test, RETRAIN_MIN_HOLDOUT_ROWS=50);
 - service_no_refit: the same gate, publishing the judged model (RETRAIN_REFIT=false);
 - strict_gate: no refit, no significance test, no minimum holdout: the gate as it was before
-  issue 13 (every gap beyond the margin blocks, on any number of rows).
+  issue 13 (every gap beyond the margin blocks, on any number of rows);
+- service_threshold_0.7: the defaults with RETRAIN_ACCURACY_THRESHOLD=0.7.
 
 Datasets:
 - demo: the built-in demo stream (drifting, with faulty days), ~400 rows a day;
@@ -66,6 +67,7 @@ class Policy:
     refit: bool
     min_holdout_rows: int = MIN_HOLDOUT_ROWS
     significance: bool = True
+    threshold: float = THRESHOLD
 
 
 POLICIES = (
@@ -73,6 +75,8 @@ POLICIES = (
     Policy("service", gated=True, refit=True),
     Policy("service_no_refit", gated=True, refit=False),
     Policy("strict_gate", gated=True, refit=False, min_holdout_rows=0, significance=False),
+    # The defaults but the threshold, set below what the data allows (a domain choice).
+    Policy("service_threshold_0.7", gated=True, refit=True, threshold=0.7),
 )
 
 
@@ -164,7 +168,7 @@ def simulate(
                     live=current,
                     snapshot=RegistrySnapshot(),
                     target="target",
-                    threshold=THRESHOLD,
+                    threshold=policy.threshold,
                     max_regression=MAX_REGRESSION,
                     min_holdout_rows=policy.min_holdout_rows,
                 )
