@@ -23,7 +23,13 @@ import pytest
 from retrain_assets import fsutil as fsutil_module
 from retrain_assets.ml.fit import build_pipeline
 from retrain_assets.ml.model_file import model_from_bytes, model_to_bytes
-from retrain_assets.registry import FIRST_VERSION, ModelRegistry, RegistryError, next_version
+from retrain_assets.registry import (
+    FIRST_VERSION,
+    ModelRegistry,
+    RegistryError,
+    next_version,
+    version_key,
+)
 from retrain_assets.registry import store as registry_module
 
 FORK = multiprocessing.get_context("fork")
@@ -497,7 +503,7 @@ def check_after_interruption(
         assert reg.current()["version"] == expected_version
     assert reg.versions()[-1] == max(
         [*(p.split("/")[1] for p in before if p.startswith("versions/")), expected_version],
-        key=registry_module.version_key,
+        key=version_key,
     ), "an interrupted deploy must not burn a version number"
     assert temp_files(reg.root) == [], f"leftovers after step {n}"
     events = [(e["event"], e["version"], e["partition"]) for e in reg.history()]

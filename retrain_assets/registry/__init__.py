@@ -1,5 +1,6 @@
-"""The versioned model registry: rules.py (version numbers, the deploy rule, errors), store.py
-(ModelRegistry: read, deploy, roll back), upkeep.py (prune, repair). No Dagster here."""
+"""The versioned model registry: rules.py (version numbers, the deploy rule, errors), files.py
+(reading, checked), store.py (ModelRegistry: deploy, roll back), upkeep.py (prune, repair).
+No Dagster here."""
 
 from pathlib import Path
 
