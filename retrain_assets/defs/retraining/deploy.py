@@ -76,7 +76,7 @@ def deploy_day(
         "live_version": result.live or "none",
         "previous_live_version": result.previous_live or "none",
         "new_version_created": result.created,
-        "accuracy": verdict.metrics["accuracy"],
+        "accuracy": round(verdict.metrics["accuracy"], 4),
         "refit_on_full_window": bool(candidate.info.get("refit")),
         "versions_pruned": ", ".join(pruned) or "none",
         "path": dg.MetadataValue.path(str(registry.versions_dir / result.version)),

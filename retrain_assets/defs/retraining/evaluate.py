@@ -12,6 +12,7 @@ from retrain_assets.defs.retraining.train import Candidate, refit_candidate, tra
 from retrain_assets.ml.gate import LiveModel, Verdict, judge
 from retrain_assets.registry import ModelRegistry
 from retrain_assets.serving import load_from
+from retrain_assets.text import rounded
 
 evaluation_metrics = dg.AssetSpec(
     "evaluation_metrics",
@@ -136,7 +137,7 @@ def evaluation_metadata(verdict: Verdict, threshold: float) -> dict[str, Any]:
         metadata["candidate_accuracy_compared"] = gate.candidate_accuracy_compared
     if metrics["unseen_labels"]:
         metadata["unseen_labels"] = [str(v) for v in metrics["unseen_labels"]]
-    return metadata
+    return rounded(metadata)
 
 
 def _confusion_table(metrics: dict[str, Any]) -> dg.TableMetadataValue:
@@ -181,7 +182,7 @@ def check_evaluation(day: str, verdict: Verdict) -> dg.AssetCheckEvaluation:
         asset_key=evaluation_metrics.key,
         check_name=CHECK_NAME,
         passed=gate.passed,
-        metadata=metadata,
+        metadata=rounded(metadata),
         description=gate.reason,
         severity=dg.AssetCheckSeverity.ERROR,
         partition=day,

@@ -18,6 +18,7 @@ from retrain_assets.defs.retraining.evaluate import LiveTracker
 from retrain_assets.defs.retraining.ingest import GROUP, raw_dataset
 from retrain_assets.ml.monitor import Watch, watch
 from retrain_assets.registry import ModelRegistry
+from retrain_assets.text import rounded
 
 live_model_metrics = dg.AssetSpec(
     "live_model_metrics",
@@ -85,4 +86,4 @@ def watch_metadata(watch: Watch) -> dict[str, Any] | None:
     if watch.rolled_back_to:
         metadata["rolled_back_to"] = watch.rolled_back_to.version
         metadata["rolled_back_to_accuracy"] = watch.rollback_accuracy
-    return metadata
+    return rounded(metadata)
