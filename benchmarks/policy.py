@@ -82,14 +82,13 @@ POLICIES = (
 
 @dataclass
 class Tally:
-    right: int = 0
-    rows: int = 0
+    scored: dict[str, tuple[int, int]] = field(default_factory=dict)  # day -> (right, rows)
     deploys: int = 0
     blocked: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def accuracy(self) -> float | None:
-        return self.right / self.rows if self.rows else None
+    def accuracy(self, days: set[str]) -> float:
+        right = sum(self.scored[d][0] for d in days)
+        return right / sum(self.scored[d][1] for d in days)
 
 
 def weather_days() -> tuple[list[str], dict[str, pd.DataFrame]]:
@@ -155,8 +154,7 @@ def simulate(
             current = live[policy.name]
             tally = tallies[policy.name]
             if current is not None:
-                tally.right += int(np.sum(current.pipeline.predict(x) == y))
-                tally.rows += len(y)
+                tally.scored[day] = (int(np.sum(current.pipeline.predict(x) == y)), len(y))
             published = full if policy.refit else model
             if policy.gated:
                 gate_module.REGRESSION_ALPHA = 0.05 if policy.significance else 1.01
@@ -181,10 +179,14 @@ def simulate(
         if n % 50 == 0:
             log(f"  {n} days in {time.perf_counter() - started:.0f}s")
     gate_module.REGRESSION_ALPHA = 0.05
+    # The same days for every policy: those on which each had a model live (a policy whose
+    # gate waits for evidence has none on the first days; those days are counted apart).
+    common = set.intersection(*(set(t.scored) for t in tallies.values()))
     return {
         name: {
-            "next_day_accuracy": t.accuracy,
-            "scored_rows": t.rows,
+            "next_day_accuracy": t.accuracy(common),
+            "days_scored": len(common),
+            "days_without_a_live_model": len(days) - len(t.scored),
             "deploys": t.deploys,
             "blocked": t.blocked,
         }
@@ -208,7 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {len(days)} days", flush=True)
         report[name] = simulate(days, frames, lambda text: print(text, flush=True))
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print("\n| dataset | policy | next-day accuracy | deploys | blocked |\n|---|---|---|---|---|")
+    print(
+        "\n| dataset | policy | next-day accuracy | days scored | days without a model "
+        "| deploys | blocked |\n|---|---|---|---|---|---|---|"
+    )
     for name, results in report.items():
         for policy, r in results.items():
             blocked = ", ".join(f"{k} {v}" for k, v in sorted(r["blocked"].items())) or "-"

@@ -27,17 +27,10 @@ NOT_RUN = {
 }
 # What the README says the demo block does on a fresh home.
 DEPLOYED = {
-    "2026-10-12": "0.1.0",
-    "2026-10-13": "0.1.1",
-    "2026-10-14": "0.1.2",
-    "2026-10-15": "0.1.3",
-    "2026-10-16": "0.1.4",
-    "2026-10-17": "0.1.5",
-    "2026-10-20": "0.1.6",
-    "2026-10-21": "0.1.7",
-    "2026-10-22": "0.1.8",
-    "2026-10-23": "0.1.9",
-    "2026-10-24": "0.1.10",
+    "2026-10-16": "0.1.0",
+    "2026-10-17": "0.1.1",
+    "2026-10-20": "0.1.2",
+    "2026-10-21": "0.1.3",
 }
 BLOCKED = ["2026-10-18", "2026-10-19"]
 
@@ -85,14 +78,14 @@ def test_readme_commands_work_as_written_and_do_what_it_says(tmp_path: Path) -> 
     )
     assert blocked == BLOCKED
     # The CLI block: `list` marks the live version; predict wrote its file; rollback went back.
-    assert re.search(r"0\.1\.10.*live", done.stdout)
+    assert re.search(r"0\.1\.3.*live", done.stdout)
     scored = pd.read_csv(tmp_path / "scored.csv")
     assert {"prediction", "proba_0", "proba_1"} <= set(scored.columns) and len(scored) > 100
-    assert history[-1]["event"] == "rolled_back" and history[-1]["version"] == "0.1.9"
-    assert json.loads((registry / "current.json").read_text())["version"] == "0.1.9"
+    assert history[-1]["event"] == "rolled_back" and history[-1]["version"] == "0.1.2"
+    assert json.loads((registry / "current.json").read_text())["version"] == "0.1.2"
 
     # The README states these same facts in words.
     text = " ".join(README.read_text().split())
-    assert "deploy 0.1.0 to 0.1.5 (10-12 to 10-17)" in text
+    assert "these deploy 0.1.0 and 0.1.1 (10-16 and 10-17)" in text
     assert "the gate blocks 10-18 and 10-19" in text
-    assert "10-20 to 10-24 deploy again (0.1.6 to 0.1.10)" in text
+    assert "10-20 and 10-21 deploy again (0.1.2 and 0.1.3)" in text
