@@ -129,7 +129,7 @@ def run_bare(
 def pipeline_accuracies(root: Path, days: list[str]) -> dict[str, float]:
     accuracies = {}
     for day in days:
-        path = root / "storage" / "evaluation_metrics" / f"{day}.json"
+        path = root / "storage" / "landing" / "evaluation_metrics" / f"{day}.json"
         if path.exists():
             accuracies[day] = json.loads(path.read_text())["metrics"]["accuracy"]
     return accuracies
@@ -414,7 +414,7 @@ def ui_backfill(
     launched = time.time()
     backfill_id = ph.launch_asset_backfill(service.url, ASSETS, days, "benchmark backfill")
 
-    evaluations = service.root / "storage" / "evaluation_metrics"
+    evaluations = service.root / "storage" / "landing" / "evaluation_metrics"
 
     def done() -> list[dict[str, Any]] | None:
         # The backfill's own status trails by a daemon cycle (30 s), and COMPLETED only means
