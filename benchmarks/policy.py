@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     limit = 120 if args.quick else None
     datasets = {
-        "demo": demo_days(120 if args.quick else 300),
+        "demo": demo_days(120 if args.quick else 240),
         "weather": weather_days(),
     }
     report: dict[str, Any] = {}
