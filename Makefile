@@ -4,7 +4,7 @@ PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install dev test lint bench bench-quick clean
+.PHONY: install dev test lint bench bench-quick bench-policy clean
 
 # The lock pins the whole environment; the project itself installs editable without re-resolving.
 # uv installs the same pinned lock as pip would, in seconds instead of about two minutes here
@@ -47,9 +47,14 @@ lint: install
 
 bench: install
 	$(PY) -m benchmarks.run --size full
+	$(PY) -m benchmarks.policy
 
 bench-quick: install
 	$(PY) -m benchmarks.run --size quick
+
+# Next-day accuracy of the live model under each deploy policy (README: "Policy").
+bench-policy: install
+	$(PY) -m benchmarks.policy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -197,11 +197,12 @@ def simulate(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the first 120 days of each")
+    parser.add_argument("--demo-days", type=int, default=240, help="demo days (default 240)")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("policy.json"))
     args = parser.parse_args(argv)
     limit = 120 if args.quick else None
     datasets = {
-        "demo": demo_days(120 if args.quick else 240),
+        "demo": demo_days(120 if args.quick else args.demo_days),
         "weather": weather_days(),
     }
     report: dict[str, Any] = {}
@@ -218,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         for policy, r in results.items():
             blocked = ", ".join(f"{k} {v}" for k, v in sorted(r["blocked"].items())) or "-"
             print(
-                f"| {name} | {policy} | {r['next_day_accuracy']:.4f} | {r['deploys']} | {blocked} |"
+                f"| {name} | {policy} | {r['next_day_accuracy']:.4f} | {r['days_scored']} | "
+                f"{r['days_without_a_live_model']} | {r['deploys']} | {blocked} |"
             )
     return 0
 

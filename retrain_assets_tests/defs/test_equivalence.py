@@ -244,25 +244,16 @@ def test_too_few_rows_is_a_skip_before_the_first_model_and_a_failure_after(
     tmp_path: Path, instance: dg.DagsterInstance, landing: tuple[Path, list[str]]
 ) -> None:
     directory, _ = landing
-    service = make(
-        tmp_path,
-        instance,
-        "rows",
-        data_dir=str(directory),
-        target_column="label",
-        min_train_rows=100,
-    )
+
+    def service_needing(min_train_rows: int) -> Service:
+        return make(tmp_path, instance, "rows", data_dir=str(directory), target_column="label",
+                    min_train_rows=min_train_rows)  # fmt: skip
+
+    service = service_needing(100)
     service.run("2026-03-01")  # 30 rows, nothing live yet: not enough data yet
     assert service.outcome("2026-03-01") == "skipped"
     service.run("2026-03-02")
     assert service.registry.current() is not None
-    service = make(
-        tmp_path,
-        instance,
-        "rows",
-        data_dir=str(directory),
-        target_column="label",
-        min_train_rows=10_000,
-    )
+    service = service_needing(10_000)
     result = service.run("2026-03-03")  # a live model exists: the same shortfall is an outage
     assert not result.success and service.outcome("2026-03-03") == "failed"
