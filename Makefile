@@ -40,10 +40,12 @@ dev: install
 # while the in-process files use the other core.
 test: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=12
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: install
 	$(PY) -m benchmarks.run --size full

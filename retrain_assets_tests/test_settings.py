@@ -155,4 +155,3 @@ def test_a_bad_setting_is_the_first_line_a_user_sees(tmp_path: Path) -> None:
         assert done.returncode != 0
         first = done.stderr.strip().splitlines()[0]
         assert first.startswith(f"retrain-assets: invalid setting: {name}={value!r}"), first
-

@@ -74,6 +74,7 @@ class DevService:
 
     def wait_sensor_ticks(self, count: int, timeout: float = 120) -> None:
         """Wait until the sensor has completed `count` more ticks: a condition, not a sleep."""
+
         def latest() -> float:
             data = ph.graphql(self.url, TICKS_QUERY)["sensorOrError"]
             ticks = data["sensorState"]["ticks"]
@@ -140,7 +141,10 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevService]:
     # As `make dev` does: the retrain pool's limit, before the daemon first looks at it.
     subprocess.run(
         [ph.bin_path("dagster"), "instance", "concurrency", "set", "retrain", "1"],
-        env=env, check=True, capture_output=True, timeout=120,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     with ph.Processes(root / "logs") as procs:
         procs.start("dagster_dev", [ph.bin_path("dagster"), "dev", "-p", str(port)], env)
@@ -229,9 +233,23 @@ def test_cli_backfill_of_decided_days_repeats_their_decisions(dev: DevService) -
     result = subprocess.run(
         # From the repo root the CLI finds the code location through pyproject.toml, the same
         # location name `dagster dev` serves, so the daemon can launch the submitted runs.
-        [ph.bin_path("dagster"), "job", "backfill", "-j", "retrain_job",
-         "--from", days[0], "--to", days[-1], "--noprompt"],
-        env=dev.env, cwd=ph.REPO_ROOT, capture_output=True, text=True, timeout=120,
+        [
+            ph.bin_path("dagster"),
+            "job",
+            "backfill",
+            "-j",
+            "retrain_job",
+            "--from",
+            days[0],
+            "--to",
+            days[-1],
+            "--noprompt",
+        ],
+        env=dev.env,
+        cwd=ph.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     runs = dev.wait_runs_done(before + 3, timeout=240)
@@ -341,7 +359,9 @@ def test_ui_backfill_runs_its_days_as_one_batch_with_per_day_outcomes(dev: DevSe
     for day in days:
         evaluation = json.loads((dev.storage / "evaluation_metrics" / f"{day}.json").read_text())
         others = [
-            (r["runId"], r["tags"]) for r in dev.runs() if r["runId"] != run["runId"]
+            (r["runId"], r["tags"])
+            for r in dev.runs()
+            if r["runId"] != run["runId"]
             and day in (r["tags"].get("dagster/partition"), r["tags"].get(RANGE_START))
         ]
         assert evaluation["run_id"] == run["runId"], (day, evaluation["run_id"], others)

@@ -1,7 +1,6 @@
 """docker-compose.yml read the way compose does, and its Dagster services run as plain
 processes against PostgreSQL (ComposeTopology): no Docker engine needed."""
 
-
 from __future__ import annotations
 
 import contextlib
@@ -186,12 +185,19 @@ class ComposeTopology:
             wait_grpc(self.grpc_port, timeout=timeout, alive=self.procs.check_alive)
             self.start_service("webserver")
             # depends_on: service_completed_successfully -- the pool limit before the daemon.
-            setup = local_env(self.compose, "instance_setup", self.env_example, self.home,
-                              self.settings)
+            setup = local_env(
+                self.compose, "instance_setup", self.env_example, self.home, self.settings
+            )
             subprocess.run(
-                localise(service_command(self.compose, "instance_setup", self.env_example),
-                         self.home, None),
-                env=setup, check=True, capture_output=True, timeout=timeout,
+                localise(
+                    service_command(self.compose, "instance_setup", self.env_example),
+                    self.home,
+                    None,
+                ),
+                env=setup,
+                check=True,
+                capture_output=True,
+                timeout=timeout,
             )
             self.start_service("daemon")
             wait_graphql(self.url, timeout=timeout, alive=self.procs.check_alive)

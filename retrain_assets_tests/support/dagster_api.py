@@ -1,7 +1,6 @@
 """Talking to a running Dagster: GraphQL (runs, locations, sensors, backfills) and gRPC
 readiness, each wait a condition with a generous ceiling."""
 
-
 from __future__ import annotations
 
 import json

@@ -1,7 +1,6 @@
 """PostgreSQL for end-to-end tests: the server, a fresh database per test, and a lock for the
 tests that restart the server. Unreachable under CI=true is a failure, never a skip."""
 
-
 from __future__ import annotations
 
 import contextlib

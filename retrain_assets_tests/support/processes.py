@@ -1,7 +1,6 @@
 """Child processes for end-to-end tests: a clean environment, start/stop of process groups,
 ``Processes`` (start many, stop all, fail fast with log tails), and polling with a ceiling."""
 
-
 from __future__ import annotations
 
 import contextlib
