@@ -13,7 +13,6 @@ reused by any caller. Two guarantees matter to callers:
 from __future__ import annotations
 
 import logging
-import math
 import random
 import threading
 import time
@@ -30,6 +29,7 @@ from retrain_assets.telegram.html import (
     truncate_plain,
 )
 from retrain_assets.telegram.redact import install_log_scrubber, scrub
+from retrain_assets.telegram.replies import Attempt, interpret
 
 _MAX_DETAIL_CHARS = 300
 # Telegram's own tokens have a ~35 character secret part; a very short one would make the
@@ -45,15 +45,6 @@ class DeliveryResult:
     attempts: int
     status: int | None  # last HTTP status seen, None if no response ever arrived
     detail: str  # short human text; never contains the token
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    delivered: bool
-    retry: bool
-    status: int | None
-    detail: str
-    wait_s: float | None = None  # a wait imposed by the server (429 retry_after)
 
 
 class _Progress:
@@ -172,6 +163,10 @@ class TelegramClient:
             "disable_web_page_preview": disable_web_page_preview,
         }
 
+        # Why not urllib3's Retry or tenacity: Telegram puts retry_after in the JSON body, which
+        # urllib3 never reads (it honours the Retry-After header only), and the budget must also
+        # shrink each attempt's timeouts and bound a reply that trickles in, which neither does;
+        # tenacity's clock cannot be injected either, so budget tests would have to sleep.
         deadline = self._clock() + self._budget_s
         last_detail = "not attempted"
         while True:
@@ -225,7 +220,7 @@ class TelegramClient:
         # A little jitter so that several runs failing together do not retry in lockstep.
         return base + random.uniform(0.0, 0.1 * base)
 
-    def _attempt(self, payload: dict[str, Any], remaining: float) -> _Attempt:
+    def _attempt(self, payload: dict[str, Any], remaining: float) -> Attempt:
         # Shrink the timeouts so that a single slow request cannot overrun the whole budget.
         timeout = (min(self._connect_timeout_s, remaining), min(self._read_timeout_s, remaining))
         outcome: dict[str, Any] = {}
@@ -250,18 +245,18 @@ class TelegramClient:
         worker.start()
         worker.join(remaining)
         if worker.is_alive():
-            return _Attempt(False, False, None, "timeout: the reply did not complete in time")
+            return Attempt(False, False, None, "timeout: the reply did not complete in time")
         try:
             if "error" in outcome:
                 raise outcome["error"]
         except requests.Timeout as exc:  # before ConnectionError: ConnectTimeout is both
-            return _Attempt(False, True, None, self._describe_exception("timeout", exc))
+            return Attempt(False, True, None, self._describe_exception("timeout", exc))
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            return _Attempt(False, True, None, self._describe_exception("connection error", exc))
+            return Attempt(False, True, None, self._describe_exception("connection error", exc))
         except requests.RequestException as exc:
             # Invalid URL, missing schema and the like: retrying cannot help.
-            return _Attempt(False, False, None, self._describe_exception("request error", exc))
-        return self._interpret(outcome["response"])
+            return Attempt(False, False, None, self._describe_exception("request error", exc))
+        return interpret(outcome["response"], self._max_retry_after_s)
 
     def _describe_exception(self, label: str, exc: BaseException) -> str:
         # requests wraps urllib3's MaxRetryError, whose text repeats the URL; its `reason`
@@ -269,55 +264,3 @@ class TelegramClient:
         inner_reason = getattr(exc.args[0], "reason", None) if exc.args else None
         reason: object = inner_reason if inner_reason is not None else exc
         return self._short(f"{label}: {reason}")
-
-    def _interpret(self, response: requests.Response) -> _Attempt:
-        status = response.status_code
-        body = _json_object(response)
-        description = body.get("description")
-        if not isinstance(description, str) or not description:
-            description = response.reason or "no description"
-
-        if 200 <= status < 300:
-            if body.get("ok") is True:
-                return _Attempt(True, False, status, "ok")
-            # Telegram always answers JSON; anything else (a captive proxy page?) is not a
-            # confirmed delivery, and retrying might post the message twice.
-            return _Attempt(False, False, status, f"HTTP {status}: unexpected response body")
-
-        detail = f"HTTP {status}: {description}"
-        parameters = body.get("parameters")
-        parameters = parameters if isinstance(parameters, dict) else {}
-        if status == 429:
-            retry_after = _number(parameters.get("retry_after"))
-            if retry_after is None:
-                retry_after = _number(response.headers.get("Retry-After"))
-            wait = None
-            if retry_after is not None:
-                wait = min(max(retry_after, 0.0), self._max_retry_after_s)
-            return _Attempt(False, True, status, detail, wait)
-        if status >= 500:
-            return _Attempt(False, True, status, detail)
-        migrate_to = parameters.get("migrate_to_chat_id")
-        if migrate_to is not None:
-            # A group upgraded to a supergroup: the operator must update the configured chat id.
-            detail = f"{detail} (migrate_to_chat_id={migrate_to})"
-        return _Attempt(False, False, status, detail)
-
-
-def _json_object(response: requests.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except Exception:  # JSONDecodeError, wrong charset, ...: treat as "no JSON body"
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _number(value: object) -> float | None:
-    """A finite number from a JSON value or header, else None (NaN would break sleep())."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None

@@ -164,35 +164,64 @@ def good_days(first: str, count: int) -> list[str]:
     return out
 
 
-def test_a_landed_file_is_trained_and_deployed_without_a_click(dev: DevService) -> None:
+@dataclass
+class FirstLanding:
+    day: str
+    run: dict
+    live: dict | None
+    runs_after_quiet_ticks: list[dict]
+    runs_after_change: list[dict]
+
+
+@pytest.fixture(scope="module")
+def first_landing(dev: DevService) -> FirstLanding:
+    """The service's first file: landed, then left alone for a few ticks, then changed.
+
+    Each stage of the service's life is a module fixture that depends on the stage before it,
+    so every test finds the state it needs whether it runs alone, first or last."""
     day = "2026-02-10"
     started = time.monotonic()
     dev.land(day)
     (run,) = dev.wait_runs_done(1, timeout=180)
-    assert run["status"] == "SUCCESS", ph.run_error_messages(dev.url, run["runId"])
-    assert run["tags"]["dagster/partition"] == day
-    assert run["tags"]["retrain_assets/lane"] == "retrain"
-    assert dev.current()["partition"] == day and dev.current()["version"] == "0.1.0"
+    live = dev.current()
     print(f"file landed -> deployed in {time.monotonic() - started:.1f}s")
-
-    # Unchanged: no new run after several sensor ticks.
-    dev.wait_sensor_ticks(3)
-    assert len(dev.runs()) == 1
-
-    # Changed: exactly one more run for the day.
+    dev.wait_sensor_ticks(3)  # unchanged: no new run after several ticks
+    quiet = dev.runs()
     path = dev.landing / f"{day}.csv"
     frame = demo_day(day)
     frame.iloc[: len(frame) // 2].to_csv(path, index=False)
     stamp = time.time() - 10
     os.utime(path, (stamp, stamp))
-    runs = dev.wait_runs_done(2, timeout=180)
+    dev.wait_runs_done(2, timeout=180)
     dev.wait_sensor_ticks(3)
-    runs = dev.runs()
+    return FirstLanding(day, run, live, quiet, dev.runs())
+
+
+def test_a_landed_file_is_trained_and_deployed_without_a_click(
+    dev: DevService, first_landing: FirstLanding
+) -> None:
+    day, run = first_landing.day, first_landing.run
+    assert run["status"] == "SUCCESS", ph.run_error_messages(dev.url, run["runId"])
+    assert run["tags"]["dagster/partition"] == day
+    assert run["tags"]["retrain_assets/lane"] == "retrain"
+    assert first_landing.live is not None
+    assert first_landing.live["partition"] == day and first_landing.live["version"] == "0.1.0"
+    assert len(first_landing.runs_after_quiet_ticks) == 1
+    # Changed: exactly one more run for the day.
+    runs = first_landing.runs_after_change
     assert len(runs) == 2
     assert {r["tags"]["dagster/partition"] for r in runs} == {day}
 
 
-def test_history_upload_runs_as_ranges_in_date_order(dev: DevService) -> None:
+@dataclass
+class History:
+    days: list[str]
+    runs: list[dict]
+
+
+@pytest.fixture(scope="module")
+def history(dev: DevService, first_landing: FirstLanding) -> History:
+    """Twenty days uploaded at once, newest first, after the first file."""
     before = {r["runId"] for r in dev.runs()}
     days = good_days("2026-03-01", 20)
     for day in reversed(days):  # the upload order must not matter
@@ -206,7 +235,11 @@ def test_history_upload_runs_as_ranges_in_date_order(dev: DevService) -> None:
         current = dev.current()
         return runs if current and current["partition"] == days[-1] else None
 
-    mine = ph.wait_until("the history's runs", newest_live, timeout=600)
+    return History(days, ph.wait_until("the history's runs", newest_live, timeout=600))
+
+
+def test_history_upload_runs_as_ranges_in_date_order(dev: DevService, history: History) -> None:
+    days, mine = history.days, history.runs
     # Ranges, not a run per file: the sensor waits for the upload to settle, then batches it.
     assert len(mine) <= 3, [(r["tags"], r["status"]) for r in mine]
     assert all(r["status"] == "SUCCESS" for r in mine), [
@@ -221,12 +254,13 @@ def test_history_upload_runs_as_ranges_in_date_order(dev: DevService) -> None:
         window = [d for d in info["window_days"] if d in days]
         assert window == [d for d in days if d <= day][-len(window) :]
         assert len(info["window_days"]) == WINDOW, (day, info["window_days"])
-    assert dev.current()["partition"] == days[-1]
 
 
-def test_cli_backfill_of_decided_days_repeats_their_decisions(dev: DevService) -> None:
+def test_cli_backfill_of_decided_days_repeats_their_decisions(
+    dev: DevService, history: History
+) -> None:
     # Re-run three days of the history upload: their files are there, the live model is newer.
-    days = good_days("2026-03-01", 20)[1:4]
+    days = history.days[1:4]
     live_before = dev.current()
     assert live_before is not None and live_before["partition"] > days[-1]
     before = len(dev.runs())
@@ -288,9 +322,9 @@ query($id: String!) {
 
 
 def test_retrain_assets_backfill_runs_through_the_daemon_with_a_working_backfill_page(
-    dev: DevService,
+    dev: DevService, history: History
 ) -> None:
-    days = good_days("2026-03-01", 20)[4:7]
+    days = history.days[4:7]
     result = subprocess.run(
         [sys.executable, "-m", "retrain_assets.cli", "backfill", "--from", days[0],
          "--to", days[-1], "--url", dev.url],
@@ -324,8 +358,11 @@ ASSETS = [
 ]
 
 
-def test_ui_backfill_runs_its_days_as_one_batch_with_per_day_outcomes(dev: DevService) -> None:
-    # Last in the module: it stops the sensor, which would otherwise request a run per file.
+def test_ui_backfill_runs_its_days_as_one_batch_with_per_day_outcomes(
+    dev: DevService, history: History
+) -> None:
+    # After the history (its April days are newer than all of it), with the sensor stopped: it
+    # would request a run per file. The tests before it need no sensor either.
     ph.stop_sensor(dev.url, "new_data_sensor")
     dev.wait_sensor_idle()
     # Six days in the middle of the history: the backfill runs exactly the selected days. Just

@@ -20,7 +20,7 @@ from retrain_assets.defs.notifications.messages import (
 )
 from retrain_assets.defs.partitions import days_between
 from retrain_assets.defs.resources import TelegramResource
-from retrain_assets.defs.retraining.pipeline import OUTCOME_TAG, DaysFailedError
+from retrain_assets.defs.retraining.outcomes import OUTCOME_TAG, DaysFailedError
 from retrain_assets.telegram import scrub
 from retrain_assets.text import first_line
 

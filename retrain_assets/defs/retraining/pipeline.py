@@ -11,7 +11,6 @@ materialise failed: a failed day's, and also the unmaterialised assets of blocke
 days in the same run (the outcome tags, records and observations tell them apart).
 """
 
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +32,7 @@ from retrain_assets.defs.retraining.evaluate import (
     evaluation_metrics,
 )
 from retrain_assets.defs.retraining.ingest import ingest, raw_dataset
+from retrain_assets.defs.retraining.outcomes import days_failed, outcome_tags
 from retrain_assets.defs.retraining.train import TrainingChoice, train, trained_model
 from retrain_assets.defs.retraining.watch import live_model_metrics, watch_day, watch_metadata
 from retrain_assets.ml.fit import DEFAULT_ESTIMATOR
@@ -44,10 +44,6 @@ OP_NAME = "retraining"
 # One retraining run at a time across every job, the UI's implicit asset job included
 # (dagster.yaml: concurrency.pools.granularity run), so days are decided in queue order.
 POOL = "retrain"
-OUTCOME_TAG = "retrain_assets/outcome"
-OUTCOMES_TAG = "retrain_assets/outcomes"
-# The run's headline outcome is its most serious day's.
-SEVERITY = ("failed", "blocked", "skipped", "deployed", "superseded", "unchanged")
 
 
 class RetrainConfig(dg.Config):
@@ -57,19 +53,6 @@ class RetrainConfig(dg.Config):
     hyperparameters: dict[str, Any] = {}
     accuracy_threshold: float | None = None
     max_regression: float | None = None
-
-
-class DaysFailedError(dg.Failure):
-    """Some days of the run failed; every other day ended as it would have alone."""
-
-
-def outcome_tags(records: list[DayRecord]) -> dict[str, str]:
-    counts = Counter(r.outcome for r in records)
-    if not counts:
-        return {}
-    headline = next(o for o in SEVERITY if counts[o])
-    summary = " ".join(f"{o}:{counts[o]}" for o in SEVERITY if counts[o])
-    return {OUTCOME_TAG: headline, OUTCOMES_TAG: summary}
 
 
 class DayRunner:
@@ -275,17 +258,9 @@ class DayRunner:
         tags = outcome_tags(self.records)
         if tags:
             self.context.instance.add_run_tags(self.run_id, tags)
-        failed = [r for r in self.records if r.outcome == "failed"]
-        if failed:
-            raise DaysFailedError(
-                description=f"{len(failed)} of {len(self.days)} day(s) failed: "
-                + "; ".join(f"{r.day} at {r.stage}: {r.reason}" for r in failed[:10])
-                + (" …" if len(failed) > 10 else ""),
-                metadata={
-                    "failed_days": [r.day for r in failed],
-                    "outcomes": tags.get(OUTCOMES_TAG, ""),
-                },
-            )
+        failure = days_failed(self.records, len(self.days))
+        if failure is not None:
+            raise failure
 
 
 @dg.multi_asset(
