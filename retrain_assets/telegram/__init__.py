@@ -1,7 +1,7 @@
-"""Telegram delivery without Dagster: the Bot API client, token scrubbing, HTML length limits."""
+"""Telegram delivery without Dagster: the Bot API client, token scrubbing, the length limit."""
 
 from retrain_assets.telegram.client import DeliveryResult, TelegramClient
-from retrain_assets.telegram.html import MAX_MESSAGE_CHARS, TRUNCATION_MARKER, truncate_html
+from retrain_assets.telegram.html import MAX_MESSAGE_CHARS, TRUNCATION_MARKER
 from retrain_assets.telegram.redact import scrub
 
 __all__ = [
@@ -10,5 +10,4 @@ __all__ = [
     "DeliveryResult",
     "TelegramClient",
     "scrub",
-    "truncate_html",
 ]

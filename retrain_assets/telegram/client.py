@@ -22,12 +22,7 @@ from typing import Any
 
 import requests
 
-from retrain_assets.telegram.html import (
-    MAX_MESSAGE_CHARS,
-    TRUNCATION_MARKER,
-    truncate_html,
-    truncate_plain,
-)
+from retrain_assets.telegram.html import cut, fit_message
 from retrain_assets.telegram.redact import install_log_scrubber, scrub
 from retrain_assets.telegram.replies import Attempt, interpret
 
@@ -139,10 +134,7 @@ class TelegramClient:
         return scrub(text, *self._secrets)
 
     def _short(self, text: str) -> str:
-        text = self._scrub(text)
-        if len(text) > _MAX_DETAIL_CHARS:
-            text = text[: _MAX_DETAIL_CHARS - 1] + TRUNCATION_MARKER
-        return text
+        return cut(self._scrub(text), _MAX_DETAIL_CHARS)
 
     def _send(
         self,
@@ -151,17 +143,14 @@ class TelegramClient:
         disable_web_page_preview: bool,
         progress: _Progress,
     ) -> DeliveryResult:
-        if parse_mode and parse_mode.upper() == "HTML":
-            text = truncate_html(text, MAX_MESSAGE_CHARS)
-        else:
-            # Closing HTML tags would show up literally in other modes; a plain cut is safer.
-            text = truncate_plain(text, MAX_MESSAGE_CHARS)
+        text, mode = fit_message(text, parse_mode)
         payload: dict[str, Any] = {
             "chat_id": self._chat_id,
             "text": text,
-            "parse_mode": parse_mode,
             "disable_web_page_preview": disable_web_page_preview,
         }
+        if mode:
+            payload["parse_mode"] = mode
 
         # Why not urllib3's Retry or tenacity: Telegram puts retry_after in the JSON body, which
         # urllib3 never reads (it honours the Retry-After header only), and the budget must also

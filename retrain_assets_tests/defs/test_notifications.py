@@ -15,11 +15,14 @@ from retrain_assets.defs.notifications.messages import (
     blocked_message,
     deployed_message,
     failed_message,
+    late_data_message,
+    rolled_back_message,
     with_alert,
 )
 from retrain_assets.defs.resources import TelegramResource
 from retrain_assets.telegram import MAX_MESSAGE_CHARS
 from retrain_assets_tests.conftest import Service
+from retrain_assets_tests.support.telegram_html import assert_valid_telegram_html
 
 TOKEN = "123456:SECRET-TOKEN-abc"
 CHAT = "-100777"
@@ -238,6 +241,47 @@ def test_unreachable_telegram_and_bad_token_leave_no_token_behind(
     _assert_token_absent(service, unauthorized.run_id, caplog)
 
 
+def test_every_message_at_its_longest_fits_telegram_and_stays_valid_html() -> None:
+    # Each field bounded once escaped: no message needs cutting, so its markup is never cut.
+    huge = "&<" * 5_000
+    link = "http://dagster.internal:3000/runs/" + "&" * 80  # 500 characters once escaped
+    common = {"model": huge[:100], "link": link}
+    records = [
+        DayRecord(f"2026-03-{d:02d}", "r", outcome, "x", huge, alert=huge)
+        for d in range(1, 29)
+        for outcome in ("failed", "blocked")
+    ]
+    texts = [
+        deployed_message(
+            **common, old_version=huge, new_version=huge, partition=huge, accuracy=0.9,
+            threshold=0.8, champion_version=None, champion_accuracy=None, rows=10**9,
+            uncompared=huge,
+        ),
+        deployed_message(
+            **common, old_version=huge, new_version=huge, partition=huge, accuracy=0.9,
+            threshold=0.8, champion_version=huge, champion_accuracy=0.9, rows=10**9,
+            compared_rows=10**9, candidate_compared=0.9, refit=True,
+        ),
+        with_alert(
+            blocked_message(**common, partition=huge, gate={"reason": huge}, live_version=huge),
+            model=huge[:100], alert=huge, link=link,
+        ),
+        rolled_back_message(
+            **common, old_version=huge, new_version=huge, partition=huge, reason=huge
+        ),
+        failed_message(**common, asset=huge, error=huge),
+        late_data_message(**common, partition=huge, reason=huge),
+        with_alert(None, model=huge[:100], alert=huge, link=link),
+        batch_message(**common, days=[huge, huge], records=records, live_version=huge),
+    ]  # fmt: skip
+    for text in texts:
+        assert text is not None and len(text) <= MAX_MESSAGE_CHARS, len(text or "")
+        assert_valid_telegram_html(text)
+        assert text.endswith("Open the run in Dagster</a>")
+    too_long = link + "&" * 100
+    assert "href" not in failed_message(model="m", asset="a", error="e", link=too_long)
+
+
 def test_message_functions_escape_and_truncate() -> None:
     hostile = "<script>&amp;"
     text = deployed_message(
@@ -259,7 +303,7 @@ def test_message_functions_escape_and_truncate() -> None:
     text = blocked_message(
         model="m", partition="2026-03-01", gate=long_reason, live_version="0.1.4", link=None
     )
-    assert len(text) <= MAX_MESSAGE_CHARS and text.endswith("…")
+    assert len(text) <= MAX_MESSAGE_CHARS and "x…\nLive version stays 0.1.4" in text
 
     text = failed_message(model="m", asset="raw_dataset", error="first line\nsecond", link=None)
     assert "first line" in text and "second" not in text

@@ -1,4 +1,8 @@
-"""Telegram message text: escaped HTML, rounded for people, within Telegram's length limit."""
+"""Telegram message text: escaped HTML, rounded for people, within Telegram's length limit.
+
+Every field is bounded once escaped (_e's limit), so each message fits Telegram's 4096
+characters by construction and its markup is never cut (a test builds each at its longest).
+"""
 
 import html
 from collections import Counter
@@ -6,20 +10,35 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from retrain_assets.artifacts import DayRecord
-from retrain_assets.telegram import truncate_html
+from retrain_assets.telegram.html import cut
 from retrain_assets.text import first_line
 
 # Lists of days in a batch summary stop here, so a 100-day batch still reads at a glance.
 MAX_LISTED_DAYS = 10
 
 
-def _e(value: Any) -> str:
-    # Telegram's HTML needs <, > and & escaped in text; quotes only inside attributes.
-    return html.escape(str(value), quote=False)
+# Longest link kept: a cut URL would point somewhere else, so a longer one is left out.
+MAX_LINK_CHARS = 500
+NAME = 120  # RETRAIN_MODEL_NAME: at most 100 bytes, a few escaped
+
+
+def _e(value: Any, limit: int = 40) -> str:
+    """`value` as Telegram HTML text, at most `limit` characters once escaped, never ending
+    inside an entity. Telegram's HTML needs <, > and & escaped in text; quotes only in
+    attributes. The default suits names, versions and days."""
+    text = html.escape(str(value), quote=False)
+    if len(text) <= limit:
+        return text
+    text = cut(text, limit)
+    amp = text.rfind("&")
+    return text if amp == -1 or ";" in text[amp:] else text[:amp] + "…"
 
 
 def _link(url: str | None) -> str:
-    return f'\n<a href="{html.escape(url, quote=True)}">Open the run in Dagster</a>' if url else ""
+    href = html.escape(url or "", quote=True)
+    if not href or len(href) > MAX_LINK_CHARS:
+        return ""
+    return f'\n<a href="{href}">Open the run in Dagster</a>'
 
 
 def _pct(value: float | None) -> str:
@@ -44,7 +63,7 @@ def deployed_message(
     uncompared: str = "no fair live model to compare",
 ) -> str:
     if champion_accuracy is None:
-        versus = _e(uncompared)
+        versus = _e(uncompared, 300)
     elif compared_rows is None:
         versus = f"live {_e(champion_version)}: {_pct(champion_accuracy)}"
     else:
@@ -53,8 +72,9 @@ def deployed_message(
             f"{_e(champion_version)} {_pct(champion_accuracy)}"
         )
     trained = f"{rows} rows, the whole window" if refit else f"{rows} rows"
-    return truncate_html(
-        f"✅ <b>{_e(model)}</b> deployed <b>{_e(old_version or 'none')} → {_e(new_version)}</b>\n"
+    return (
+        f"✅ <b>{_e(model, NAME)}</b> deployed "
+        f"<b>{_e(old_version or 'none')} → {_e(new_version)}</b>\n"
         f"Day {_e(partition)}, trained on {trained}\n"
         f"Accuracy {_pct(accuracy)} (threshold {_pct(threshold)}; {versus})" + _link(link)
     )
@@ -68,10 +88,10 @@ def blocked_message(
     live_version: str | None,
     link: str | None,
 ) -> str:
-    return truncate_html(
-        f"⛔ <b>{_e(model)}</b> not deployed for {_e(partition)}: blocked by the gate\n"
-        f"{_e(gate['reason'])}\n"
-        f"Live version stays {_e(live_version or 'none (nothing deployed yet)')}" + _link(link)
+    return (
+        f"⛔ <b>{_e(model, NAME)}</b> not deployed for {_e(partition)}: blocked by the gate\n"
+        f"{_e(gate['reason'], 600)}\n"
+        f"Live version stays {_e(live_version or 'none (nothing deployed yet)', 60)}" + _link(link)
     )
 
 
@@ -84,25 +104,25 @@ def rolled_back_message(
     reason: str,
     link: str | None,
 ) -> str:
-    return truncate_html(
-        f"↩️ <b>{_e(model)}</b> rolled back <b>{_e(old_version or 'none')} → "
+    return (
+        f"↩️ <b>{_e(model, NAME)}</b> rolled back <b>{_e(old_version or 'none')} → "
         f"{_e(new_version)}</b>\n"
-        f"Version of day {_e(partition)}; {_e(reason[:500])}" + _link(link)
+        f"Version of day {_e(partition)}; {_e(reason, 500)}" + _link(link)
     )
 
 
 def failed_message(*, model: str, asset: str, error: str, link: str | None) -> str:
     line = first_line(error or "(no message)", limit=1000)
-    return truncate_html(
-        f"❌ <b>{_e(model)}</b> retrain failed at <b>{_e(asset)}</b>\n"
-        f"<code>{_e(line)}</code>" + _link(link)
+    return (
+        f"❌ <b>{_e(model, NAME)}</b> retrain failed at <b>{_e(asset)}</b>\n"
+        f"<code>{_e(line, 1000)}</code>" + _link(link)
     )
 
 
 def late_data_message(*, model: str, partition: str, reason: str, link: str | None) -> str:
     """A day whose file has not landed: said once, kindly, instead of a red run."""
-    return truncate_html(
-        f"⏰ <b>{_e(model)}</b>: no data for {_e(partition)} yet\n{_e(reason[:300])}\n"
+    return (
+        f"⏰ <b>{_e(model, NAME)}</b>: no data for {_e(partition)} yet\n{_e(reason, 300)}\n"
         "The day runs as soon as its file lands (new_data_sensor); the live model is unchanged."
         + _link(link)
     )
@@ -110,7 +130,7 @@ def late_data_message(*, model: str, partition: str, reason: str, link: str | No
 
 def alert_message(*, model: str, alert: str, link: str | None) -> str:
     """The live model fell below the threshold on a fresh day (and, opt-in, was rolled back)."""
-    return truncate_html(f"⚠️ <b>{_e(model)}</b>: {_e(alert[:1000])}" + _link(link))
+    return f"⚠️ <b>{_e(model, NAME)}</b>: {_e(alert, 600)}" + _link(link)
 
 
 def with_alert(
@@ -121,7 +141,7 @@ def with_alert(
         return message
     if message is None:
         return alert_message(model=model, alert=alert, link=link)
-    return truncate_html(f"⚠️ {_e(alert[:1000])}\n" + message)
+    return f"⚠️ {_e(alert, 600)}\n" + message
 
 
 def _days(n: int) -> str:
@@ -132,7 +152,7 @@ def _listed(records: Sequence[DayRecord], with_reason: bool) -> str:
     shown = records[:MAX_LISTED_DAYS]
     more = f" (+{len(records) - MAX_LISTED_DAYS} more)" if len(records) > MAX_LISTED_DAYS else ""
     if with_reason:
-        return "".join(f"\n  {_e(r.day)}: {_e(r.reason[:200])}" for r in shown) + more
+        return "".join(f"\n  {_e(r.day)}: {_e(r.reason, 150)}" for r in shown) + more
     return ", ".join(_e(r.day) for r in shown) + more
 
 
@@ -150,7 +170,7 @@ def batch_message(
     order = ("deployed", "superseded", "unchanged", "blocked", "skipped", "failed")
     counted = ", ".join(f"{o} {counts[o]}" for o in order if counts[o]) or "no day finished"
     lines = [
-        f"📦 <b>{_e(model)}</b> days {_e(days[0])}..{_e(days[-1])} ({_days(len(days))})",
+        f"📦 <b>{_e(model, NAME)}</b> days {_e(days[0])}..{_e(days[-1])} ({_days(len(days))})",
         counted.capitalize() + (f" ({repeated} already decided earlier)" if repeated else ""),
     ]
     blocked = [r for r in records if r.outcome == "blocked"]
@@ -163,8 +183,8 @@ def batch_message(
     if alerts:
         lines.append(
             f"⚠️ Live model below the threshold on fresh rows on {_days(len(alerts))}:"
-            + "".join(f"\n  {_e(r.alert[:300])}" for r in alerts[:3])
+            + "".join(f"\n  {_e(r.alert, 300)}" for r in alerts[:3])
             + (f"\n  (+{len(alerts) - 3} more)" if len(alerts) > 3 else "")
         )
     lines.append(f"Live version: {_e(live_version or 'none')}")
-    return truncate_html("\n".join(lines) + _link(link))
+    return "\n".join(lines) + _link(link)
