@@ -30,13 +30,7 @@ from retrain_assets_tests import support as ph
 REPO = Path(__file__).resolve().parents[1]
 START_DATE = "2026-01-01"  # RETRAIN_START_DATE of single_run and scale (fixed days, past)
 LOCATION = "retrain_assets"
-ASSETS = [
-    "raw_dataset",
-    "live_model_metrics",
-    "trained_model",
-    "evaluation_metrics",
-    "deployed_model_version",
-]
+ASSETS = list(ph.RETRAIN_ASSETS)
 # Every measured process runs single-threaded: on two cores shared with other work, OpenMP
 # (HistGradientBoosting) swung identical runs between 30 s and 180 s. Same for both sides.
 THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -460,6 +454,17 @@ def ui_backfill(
             key=lambda b: b["queued_at_s"],
         ),
         "backfill_status_when_runs_done": status,  # the daemon marks it done a cycle later
+        **_batch_size(size, rows, days),
+        "pipeline": "dagster dev; GraphQL launchPartitionBackfill(assetSelection = the four "
+        "assets, partitionNames = the days); pipeline_s = launch -> last run's end",
+        "bare": BARE_INCLUDES + "; one process for all days",
+        "load_average": {"before": load_before, "after": load_average()},
+    }
+
+
+def _batch_size(size: BackfillSize, rows: int, days: list[str]) -> dict[str, Any]:
+    """What a batched workload ran: the same ML as the bare script, on these many days."""
+    return {
         "rows": rows,
         "rows_per_day": size.rows_per_day,
         "days": len(days),
@@ -468,10 +473,6 @@ def ui_backfill(
         "estimator": DEFAULT_ESTIMATOR,
         "params": DEFAULT_PARAMS[DEFAULT_ESTIMATOR],
         "same_accuracy_as_bare": True,
-        "pipeline": "dagster dev; GraphQL launchPartitionBackfill(assetSelection = the four "
-        "assets, partitionNames = the days); pipeline_s = launch -> last run's end",
-        "bare": BARE_INCLUDES + "; one process for all days",
-        "load_average": {"before": load_before, "after": load_average()},
     }
 
 
@@ -539,13 +540,7 @@ def history_upload(
             )
             for r in runs
         ),  # fmt: skip
-        "rows": rows,
-        "rows_per_day": size.rows_per_day,
-        "days": len(days),
-        "window_days": size.window,
-        "features": size.features,
-        "estimator": DEFAULT_ESTIMATOR,
-        "same_accuracy_as_bare": True,
+        **_batch_size(size, rows, days),
         "sensor_interval_s": service.sensor_interval_s,
         "pipeline": "dagster dev; every file landed at once -> new_data_sensor (two ticks to "
         "settle) -> range runs -> daemon; pipeline_s = landing -> last run's end, newest day live",

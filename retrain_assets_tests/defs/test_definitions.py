@@ -4,14 +4,9 @@ import dagster as dg
 from dagster._core.definitions.dependency import NodeHandle
 
 from retrain_assets.definitions import defs
+from retrain_assets_tests import support as ph
 
-ASSETS = [
-    "raw_dataset",
-    "live_model_metrics",
-    "trained_model",
-    "evaluation_metrics",
-    "deployed_model_version",
-]
+ASSETS = list(ph.RETRAIN_ASSETS)
 
 
 def test_five_assets_in_group_retraining_with_descriptions_and_kinds() -> None:

@@ -446,13 +446,7 @@ def test_dockerfile_layers_targets_and_user() -> None:
 # ---------------------------------------------------------------------------------------------
 
 PARTITION = "2026-03-01"
-ASSETS = (
-    "raw_dataset",
-    "live_model_metrics",
-    "trained_model",
-    "evaluation_metrics",
-    "deployed_model_version",
-)
+ASSETS = ph.RETRAIN_ASSETS
 
 
 def run_check(argv: list[str], env: Mapping[str, str], timeout: float = 60) -> None:

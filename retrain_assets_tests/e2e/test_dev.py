@@ -349,13 +349,7 @@ def test_retrain_assets_backfill_runs_through_the_daemon_with_a_working_backfill
     assert backfill["status"] == "COMPLETED_SUCCESS"
 
 
-ASSETS = [
-    "raw_dataset",
-    "live_model_metrics",
-    "trained_model",
-    "evaluation_metrics",
-    "deployed_model_version",
-]
+ASSETS = list(ph.RETRAIN_ASSETS)
 
 
 def test_ui_backfill_runs_its_days_as_one_batch_with_per_day_outcomes(

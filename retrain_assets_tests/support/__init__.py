@@ -24,6 +24,7 @@ from retrain_assets_tests.support.compose import (
 )
 from retrain_assets_tests.support.dagster_api import (
     LOCATION_NAME,
+    RETRAIN_ASSETS,
     LocationLoadError,
     graphql,
     launch_asset_backfill,
@@ -62,7 +63,8 @@ from retrain_assets_tests.support.processes import (
 
 __all__ = [
     "COMPOSE_INTERPOLATION", "CONTAINER_HOME", "DAGSTER_SERVICES", "LOCATION_NAME",
-    "PARTITION_TAG", "REPO_ROOT", "TERMINAL_RUN_STATUSES", "ComposeTopology", "GraphQLError",
+    "PARTITION_TAG", "REPO_ROOT", "RETRAIN_ASSETS", "TERMINAL_RUN_STATUSES", "ComposeTopology",
+    "GraphQLError",
     "LocationLoadError", "PgDatabase", "PgServer", "ProcessDied", "Processes", "bin_path",
     "dagster_env", "fresh_pg_database", "free_port", "graphql", "in_ci", "interpolate",
     "launch_asset_backfill", "load_compose", "local_env", "localise", "poll",

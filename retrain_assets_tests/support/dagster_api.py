@@ -14,6 +14,14 @@ if TYPE_CHECKING:
 from retrain_assets_tests.support.processes import TERMINAL_RUN_STATUSES, GraphQLError, poll
 
 LOCATION_NAME = "retrain_assets"
+# The assets of the retraining op, in graph order: DESIGN.md's four and live_model_metrics.
+RETRAIN_ASSETS = (
+    "raw_dataset",
+    "live_model_metrics",
+    "trained_model",
+    "evaluation_metrics",
+    "deployed_model_version",
+)
 
 
 def graphql(
