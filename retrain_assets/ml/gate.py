@@ -16,6 +16,7 @@ from scipy.stats import binomtest
 from sklearn.pipeline import Pipeline
 
 from retrain_assets.data.sources import SOURCE_NAMES
+from retrain_assets.ml.info import ModelInfo
 from retrain_assets.ml.metrics import evaluate_rows
 from retrain_assets.ml.window import DAY_COLUMN
 from retrain_assets.registry import DeployResult, RegistrySnapshot, switched_source
@@ -119,6 +120,11 @@ class GateDecision:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, facts: Mapping[str, Any]) -> GateDecision:
+        """A decision as an evaluation record stores it (as_dict)."""
+        return cls(**facts)
+
 
 def decide_gate(
     accuracy: float,
@@ -218,16 +224,16 @@ class Verdict:
     def outcome(self) -> str:
         return self.plan.event if self.plan else "blocked"
 
-    def with_plan(self, snapshot: RegistrySnapshot, published: Mapping[str, Any]) -> Verdict:
+    def with_plan(self, snapshot: RegistrySnapshot, published: ModelInfo) -> Verdict:
         """What deploying `published` (the candidate, or its refit) does, if the gate passed."""
         if not self.gate.passed:
             return self
         plan = snapshot.plan(
-            sha256=published["sha256"],
-            features=list(published["features"]),
-            estimator=published.get("estimator"),
+            sha256=published.sha256,
+            features=published.features,
+            estimator=published.estimator,
             partition=self.day,
-            source=published.get("source"),
+            source=published.source,
         )
         return replace(self, plan=plan)
 
@@ -246,7 +252,7 @@ class Verdict:
 def judge(
     day: str,
     candidate: Pipeline,
-    info: Mapping[str, Any],
+    info: ModelInfo,
     holdout: pd.DataFrame,
     *,
     live: LiveModel | None,
@@ -262,10 +268,10 @@ def judge(
     Days are judged one after another, each after the day before was deployed, so `live` and
     `snapshot` are the registry as the previous day left it, whatever launched the days.
     """
-    features: Sequence[str] = info["features"]
+    features = info.features
     metrics, candidate_right = evaluate_rows(candidate, holdout, features, target)
     live_card = {**live.card, "version": live.version} if live is not None else None
-    fair, note = champion_is_fair(live_card, features, info.get("classes"), info.get("source"))
+    fair, note = champion_is_fair(live_card, features, info.classes, info.source)
     champion, comparison = None, None
     if fair and live is not None:
         fit_end = str(live.card["fit_end_day"])

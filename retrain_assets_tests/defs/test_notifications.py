@@ -263,7 +263,7 @@ def test_every_message_at_its_longest_fits_telegram_and_stays_valid_html() -> No
             compared_rows=10**9, candidate_compared=0.9, refit=True,
         ),
         with_alert(
-            blocked_message(**common, partition=huge, gate={"reason": huge}, live_version=huge),
+            blocked_message(**common, partition=huge, reason=huge, live_version=huge),
             model=huge[:100], alert=huge, link=link,
         ),
         rolled_back_message(
@@ -299,9 +299,8 @@ def test_message_functions_escape_and_truncate() -> None:
     assert "&lt;script&gt;&amp;amp;" in text and "<script>" not in text
     assert 'href="http://dagster.internal:3000/runs/x?a=&lt;b&gt;"' in text
 
-    long_reason = {"reason": "x" * 10_000}
     text = blocked_message(
-        model="m", partition="2026-03-01", gate=long_reason, live_version="0.1.4", link=None
+        model="m", partition="2026-03-01", reason="x" * 10_000, live_version="0.1.4", link=None
     )
     assert len(text) <= MAX_MESSAGE_CHARS and "x…\nLive version stays 0.1.4" in text
 

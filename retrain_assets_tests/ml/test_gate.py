@@ -20,6 +20,7 @@ from retrain_assets.ml.gate import (
     judge,
     unseen_by,
 )
+from retrain_assets.ml.info import ModelInfo
 from retrain_assets.ml.metrics import evaluate
 from retrain_assets.ml.window import DAY_COLUMN
 from retrain_assets.registry import RegistrySnapshot, VersionEntry
@@ -292,12 +293,26 @@ def test_gate_passing_slightly_below_champion_says_by_how_much() -> None:
     )
 
 
-INFO = {
-    "features": ["p", "s"],
-    "holdout_start_day": "2026-03-05",
-    "sha256": "c" * 64,
-    "estimator": "random_forest",
-}
+INFO = ModelInfo(
+    estimator="random_forest",
+    params={},
+    features=["p", "s"],
+    classes=[0, 1],
+    fit_rows=20,
+    holdout_rows=5,
+    fit_seconds=0.1,
+    fit_end_day="2026-03-04",
+    holdout_start_day="2026-03-05",
+    data_fingerprint="f" * 64,
+    window_days=["2026-03-04", "2026-03-05", "2026-03-06"],
+    refit=False,
+    sha256="c" * 64,
+    partition="2026-03-06",
+    target="target",
+    source="demo",
+    code_version="test",
+    run_id="run",
+)
 LIVE_MODEL = LiveModel(
     "0.1.0", {"features": ["p", "s"], "fit_end_day": "2026-03-05"}, FixedModel([0, 1])
 )

@@ -21,6 +21,7 @@ from retrain_assets.defs.notifications.messages import (
 from retrain_assets.defs.partitions import days_between
 from retrain_assets.defs.resources import TelegramResource
 from retrain_assets.defs.retraining.outcomes import OUTCOME_TAG, DaysFailedError
+from retrain_assets.ml.gate import GateDecision
 from retrain_assets.telegram import scrub
 from retrain_assets.text import first_line
 
@@ -95,17 +96,17 @@ def _outcome_message(context: dg.HookContext, record: DayRecord) -> str | None:
             link=link,
         )
     if record.outcome == "blocked":
-        gate = retrain.store().read_evaluation(record.day)["gate"]
+        gate = GateDecision.from_dict(retrain.store().read_evaluation(record.day)["gate"])
         return blocked_message(
             model=retrain.model_name,
             partition=record.day,
-            gate=gate,
+            reason=gate.reason,
             live_version=live,
             link=link,
         )
     if record.outcome == "deployed" and record.version:
         evaluation = retrain.store().read_evaluation(record.day)
-        gate = evaluation["gate"]
+        gate = GateDecision.from_dict(evaluation["gate"])
         card = registry.card(record.version)
         event = next(
             (
@@ -120,14 +121,14 @@ def _outcome_message(context: dg.HookContext, record: DayRecord) -> str | None:
             old_version=event.get("previous"),
             new_version=record.version,
             partition=record.day,
-            accuracy=gate["accuracy"],
-            threshold=gate["threshold"],
-            champion_version=gate["champion_version"],
-            champion_accuracy=gate["champion_accuracy"],
+            accuracy=gate.accuracy,
+            threshold=gate.threshold,
+            champion_version=gate.champion_version,
+            champion_accuracy=gate.champion_accuracy,
             rows=card["fit_rows"],
             link=link,
-            compared_rows=gate.get("compared_rows"),
-            candidate_compared=gate.get("candidate_accuracy_compared"),
+            compared_rows=gate.compared_rows,
+            candidate_compared=gate.candidate_accuracy_compared,
             refit=bool(card.get("refit")),
             uncompared=evaluation.get("champion_note") or "no fair live model to compare",
         )

@@ -6,7 +6,7 @@ characters by construction and its markup is never cut (a test builds each at it
 
 import html
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from retrain_assets.artifacts import DayRecord
@@ -84,13 +84,13 @@ def blocked_message(
     *,
     model: str,
     partition: str,
-    gate: Mapping[str, Any],
+    reason: str,
     live_version: str | None,
     link: str | None,
 ) -> str:
     return (
         f"⛔ <b>{_e(model, NAME)}</b> not deployed for {_e(partition)}: blocked by the gate\n"
-        f"{_e(gate['reason'], 600)}\n"
+        f"{_e(reason, 600)}\n"
         f"Live version stays {_e(live_version or 'none (nothing deployed yet)', 60)}" + _link(link)
     )
 

@@ -20,24 +20,6 @@ deployed_model_version = dg.AssetSpec(
     "unless the live model is from a newer day. Metadata `version` holds the version string.",
 )
 
-# Card facts copied from the trained model's info.
-CARD_FIELDS = (
-    "estimator",
-    "params",
-    "features",
-    "target",
-    "classes",
-    "fit_rows",
-    "holdout_rows",
-    "fit_end_day",
-    "holdout_start_day",
-    "data_fingerprint",
-    "window_days",
-    "code_version",
-    "refit",
-    "source",
-)
-
 
 def deploy_day(
     day: str,
@@ -56,10 +38,8 @@ def deploy_day(
         "max_regression": gate.max_regression,
         "gate": gate.as_dict(),
         "champion": verdict.champion,
-        **{k: candidate.info[k] for k in CARD_FIELDS},
+        **candidate.info.card_facts(),
     }
-    if "gate_model_sha256" in candidate.info:
-        card["gate_model_sha256"] = candidate.info["gate_model_sha256"]
     result = registry.deploy(
         candidate.model_bytes, card, partition=day, run_id=run_id, expected=verdict.plan
     )
@@ -77,7 +57,7 @@ def deploy_day(
         "previous_live_version": result.previous_live or "none",
         "new_version_created": result.created,
         "accuracy": round(verdict.metrics["accuracy"], 4),
-        "refit_on_full_window": bool(candidate.info.get("refit")),
+        "refit_on_full_window": candidate.info.refit,
         "versions_pruned": ", ".join(pruned) or "none",
         "path": dg.MetadataValue.path(str(registry.versions_dir / result.version)),
     }

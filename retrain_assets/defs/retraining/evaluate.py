@@ -71,7 +71,7 @@ class LiveTracker:
         return self.live, None
 
     def deployed(self, version: str, candidate: Candidate, metrics: dict[str, Any]) -> None:
-        card = {**candidate.info, "metrics": metrics}  # as the registry's card has them
+        card = {**candidate.info.as_dict(), "metrics": metrics}  # as its registry card has them
         self.live = LiveModel(version, card, candidate.model.pipeline)
 
 
@@ -108,7 +108,7 @@ def evaluate_day(
         candidate = refit_candidate(candidate, target)
     verdict = verdict.with_plan(snapshot, candidate.info)
     store.write_evaluation(
-        day, {**verdict.as_dict(), "model_sha256": candidate.info["sha256"], "run_id": run_id}
+        day, {**verdict.as_dict(), "model_sha256": candidate.info.sha256, "run_id": run_id}
     )
     return verdict, candidate
 

@@ -191,7 +191,7 @@ class DayRunner:
             )
 
             stage = evaluation_metrics.key.to_user_string()
-            key = f"{candidate.info['sha256']}:{self.gate.key}"
+            key = f"{candidate.info.sha256}:{self.gate.key}"
             earlier = self.store.earlier_decision(day, key)
             if earlier is not None:
                 # A re-run (re-execution, retry, the schedule after the sensor) of a day already

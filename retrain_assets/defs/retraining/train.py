@@ -13,7 +13,8 @@ from retrain_assets.data.validation import DataValidationError, NoDataError
 from retrain_assets.defs.partitions import window_of
 from retrain_assets.defs.retraining.ingest import GROUP, raw_dataset
 from retrain_assets.fsutil import release_arrow_memory
-from retrain_assets.ml.fit import DEFAULT_ESTIMATOR, TrainedModel, describe, fit_window, refit
+from retrain_assets.ml.fit import DEFAULT_ESTIMATOR, TrainedModel, fit_window, refit
+from retrain_assets.ml.info import ModelInfo
 from retrain_assets.ml.model_file import code_version, model_to_bytes, sha256
 from retrain_assets.ml.window import Window, assemble_window
 
@@ -46,7 +47,7 @@ class Candidate:
 
     model: TrainedModel
     model_bytes: bytes
-    info: dict[str, Any]
+    info: ModelInfo
     holdout: pd.DataFrame
     window: Window  # every row, for the refit once the gate passed
 
@@ -55,12 +56,7 @@ def refit_candidate(candidate: Candidate, target: str) -> Candidate:
     """The candidate fitted again on its whole window (RETRAIN_REFIT): what gets published."""
     model = refit(candidate.model, candidate.window, target)
     model_bytes = model_to_bytes(model.pipeline)
-    info = {
-        **candidate.info,
-        **describe(model),
-        "sha256": sha256(model_bytes),
-        "gate_model_sha256": candidate.info["sha256"],  # the trained_model the gate judged
-    }
+    info = candidate.info.refitted(model, sha256(model_bytes))
     return replace(candidate, model=model, model_bytes=model_bytes, info=info)
 
 
@@ -128,18 +124,18 @@ def train(
         params=choice.hyperparameters or {},
     )
     model_bytes = model_to_bytes(model.pipeline)
-    info = {
-        **describe(model),
-        "partition": day,
-        "target": target,
-        "days_missing": window.days_missing,
-        "days_left_out": sorted(window.days_left_out),
-        "source": source.kind,
-        "sha256": sha256(model_bytes),
-        "code_version": code_version(),
-        "run_id": run_id,
-    }
-    store.write_model(day, model_bytes, info, holdout)
+    info = ModelInfo.of(
+        model,
+        sha256(model_bytes),
+        partition=day,
+        target=target,
+        days_missing=window.days_missing,
+        days_left_out=sorted(window.days_left_out),
+        source=source.kind,
+        code_version=code_version(),
+        run_id=run_id,
+    )
+    store.write_model(day, model_bytes, info.as_dict(), holdout)
     metadata = {
         "rows": model.fit_rows + model.holdout_rows,
         "fit_rows": model.fit_rows,
@@ -147,9 +143,9 @@ def train(
         "features": len(model.features),
         "feature_names": model.features,
         "estimator": model.estimator,
-        "params": info["params"],
+        "params": info.params,
         "fit_seconds": round(model.fit_seconds, 3),
-        "artifact_sha256": info["sha256"],
+        "artifact_sha256": info.sha256,
         "data_fingerprint": model.data_fingerprint,
         "window": f"{window.days_used[0]}..{day}",
         "days_missing": window.days_missing,
