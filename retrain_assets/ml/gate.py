@@ -19,7 +19,7 @@ from retrain_assets.data.sources import SOURCE_NAMES
 from retrain_assets.ml.info import ModelInfo
 from retrain_assets.ml.metrics import evaluate_rows
 from retrain_assets.ml.window import DAY_COLUMN
-from retrain_assets.registry import DeployResult, RegistrySnapshot, switched_source
+from retrain_assets.registry import DeployResult, ModelCard, RegistrySnapshot, switched_source
 from retrain_assets.serving import PublishedModel
 from retrain_assets.text import first_line
 
@@ -41,26 +41,27 @@ def champion_is_fair(
     """
     if champion is None:
         return False, "no live model"
-    if switched_source(champion.get("source"), source):
-        theirs = SOURCE_NAMES.get(champion["source"], champion["source"])
+    card = champion if isinstance(champion, ModelCard) else ModelCard.from_dict(champion)
+    if switched_source(card.source, source):
+        theirs = SOURCE_NAMES.get(card.source or "", card.source)
         ours = SOURCE_NAMES.get(source or "", source)
         return False, (
-            f"live model {champion.get('version')} was trained on {theirs}, this data comes "
+            f"live model {card.version} was trained on {theirs}, this data comes "
             f"from {ours}: not compared, and it does not hold back this source's models"
         )
     # As sets: models published before features were sorted list them in file order.
-    if sorted(champion.get("features", [])) != sorted(features):
+    if sorted(card.features) != sorted(features):
         return False, "live model uses other features"
-    if classes is not None and "classes" in champion:
-        theirs, ours = {str(c) for c in champion["classes"]}, {str(c) for c in classes}
+    if classes is not None and card.classes is not None:
+        theirs, ours = {str(c) for c in card.classes}, {str(c) for c in classes}
         if ours - theirs:  # a label the live model never saw; a rare one absent here is fine
             return False, (
-                f"live model {champion.get('version')} knows the labels {sorted(theirs)[:6]}, "
+                f"live model {card.version} knows the labels {sorted(theirs)[:6]}, "
                 f"this window has {sorted(ours)[:6]}: labels changed, not compared"
             )
-    if not champion.get("fit_end_day"):
-        return False, f"live model {champion.get('version')} does not record its training end"
-    return True, f"live model {champion.get('version')} is a fair judge"
+    if not card.fit_end_day:
+        return False, f"live model {card.version} does not record its training end"
+    return True, f"live model {card.version} is a fair judge"
 
 
 def unseen_by(fit_end_day: str, days: pd.Series) -> np.ndarray:
@@ -274,7 +275,7 @@ def judge(
     fair, note = champion_is_fair(live_card, features, info.classes, info.source)
     champion, comparison = None, None
     if fair and live is not None:
-        fit_end = str(live.card["fit_end_day"])
+        fit_end = str(live.card.fit_end_day)
         rows = unseen_by(fit_end, holdout[DAY_COLUMN])
         if not rows.any():
             note = (
@@ -286,7 +287,7 @@ def judge(
                 # In its own feature order (a model from before features were sorted has
                 # another).
                 champion_metrics, live_right = evaluate_rows(
-                    live.pipeline, holdout[rows], live.card["features"], target
+                    live.pipeline, holdout[rows], live.card.features, target
                 )
             except (ValueError, TypeError) as exc:  # e.g. labels changed type since
                 why = first_line(exc, limit=200)

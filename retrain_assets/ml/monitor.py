@@ -46,18 +46,18 @@ class LiveScore:
 
 def fresh_for(model: LiveModel, day: str, rows: pd.DataFrame, target: str) -> str | None:
     """None if `model` can be scored on `day`'s rows, else why not."""
-    features = list(model.card.get("features", []))
+    features = model.card.features
     missing = [f for f in features if f not in set(rows.columns)]
     if missing:
         return f"{model.version} uses features this day lacks: {missing}"
-    known = {str(c) for c in model.card.get("classes") or []}
+    known = {str(c) for c in model.card.classes or []}
     if known and target in rows.columns:
         new = sorted({str(v) for v in pd.unique(rows[target])} - known)
         if new:
             return f"{model.version} never saw the labels {new[:6]} this day has: labels changed"
     # The model published for day P was fitted and chosen on rows up to P (its holdout is the
     # newest rows of its window): only days after P are fresh for it.
-    made_for = model.card.get("partition") or ""
+    made_for = model.card.partition
     if not made_for or not made_for < day:
         return f"{model.version} was made from data up to {made_for or '?'}: not fresh for {day}"
     return None
@@ -69,12 +69,12 @@ def score_live(
     """The live model's metrics on the day's rows, when it is fresh for them."""
     if live is None:
         return LiveScore(day, None, None, "no live model", threshold, None)
-    promised = (live.card.get("metrics") or {}).get("accuracy")
+    promised = live.card.accuracy
     why_not = fresh_for(live, day, rows, target)
     if why_not:
         return LiveScore(day, live.version, None, why_not, threshold, promised)
     try:
-        metrics = evaluate(live.pipeline, rows, live.card["features"], target)
+        metrics = evaluate(live.pipeline, rows, live.card.features, target)
     except Exception as exc:  # e.g. labels that changed type: say so, never stall the day
         note = f"{live.version} could not be scored on {day}: {first_line(exc)}"
         return LiveScore(day, live.version, None, note, threshold, promised)
@@ -101,7 +101,7 @@ def better_version(
         if fresh_for(model, score.day, rows, target):
             continue
         try:
-            accuracy = evaluate(model.pipeline, rows, model.card["features"], target)["accuracy"]
+            accuracy = evaluate(model.pipeline, rows, model.card.features, target)["accuracy"]
         except Exception:  # not comparable on these rows: not a rollback target
             continue
         if accuracy >= score.threshold and accuracy >= score.accuracy + margin:

@@ -1,9 +1,10 @@
-"""The versioned model registry: rules.py (version numbers, the deploy rule, errors), files.py
-(reading, checked), store.py (ModelRegistry: deploy, roll back), upkeep.py (prune, repair).
-No Dagster here."""
+"""The versioned model registry: rules.py (version numbers, the deploy rule, errors), card.py
+(ModelCard), files.py (reading, checked), store.py (ModelRegistry: deploy, roll back), upkeep.py
+(prune, repair). No Dagster here."""
 
 from pathlib import Path
 
+from retrain_assets.registry.card import ModelCard
 from retrain_assets.registry.rules import (
     CARD_FILE,
     FIRST_VERSION,
@@ -38,6 +39,7 @@ __all__ = [
     "LIVE",
     "MODEL_FILE",
     "DeployResult",
+    "ModelCard",
     "ModelRegistry",
     "RegistryChangedError",
     "RegistryError",

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from retrain_assets.registry.card import ModelCard
 from retrain_assets.registry.rules import (
     CARD_FILE,
     MODEL_FILE,
@@ -67,7 +68,7 @@ class RegistryFiles:
             raise RegistryError(f"{path}: not a JSON object; {REPAIR_HINT}")
         return value
 
-    def card(self, version: str) -> dict[str, Any]:
+    def card(self, version: str) -> ModelCard:
         path = self.versions_dir / version / CARD_FILE
         if not SEMVER.match(version) or not path.exists():
             raise RegistryError(f"{self.model_name}: version {version} does not exist ({path})")
@@ -76,7 +77,7 @@ class RegistryFiles:
         for key, kind in shapes.items():
             if not isinstance(card.get(key), kind):
                 raise RegistryError(f"{path}: '{key}' is missing or not a {kind.__name__}")
-        return card
+        return ModelCard.from_dict(card)
 
     def current(self) -> dict[str, Any] | None:
         if not self.current_path.exists():
@@ -99,10 +100,10 @@ class RegistryFiles:
                 f"{self.model_name} {version}: {MODEL_FILE} unreadable ({exc.strerror})"
             ) from None
         digest = hashlib.sha256(data).hexdigest()
-        if digest != card["sha256"]:
+        if digest != card.sha256:
             raise RegistryError(
                 f"{self.model_name} {version}: {MODEL_FILE} sha256 {digest} does not match "
-                f"card.json {card['sha256']}; the file was altered or damaged"
+                f"card.json {card.sha256}; the file was altered or damaged"
             )
         return data
 
@@ -142,10 +143,10 @@ class RegistryFiles:
             entries.append(
                 VersionEntry(
                     version,
-                    card.get("sha256", ""),
-                    tuple(card.get("features", [])),
-                    card.get("estimator"),
-                    card.get("source"),
+                    card.sha256,
+                    tuple(card.features),
+                    card.estimator,
+                    card.source,
                 )
             )
         live = self.current()

@@ -80,8 +80,9 @@ class RegistrySnapshot:
                     "version": latest.version,
                     "features": list(latest.features),
                     "estimator": latest.estimator,
+                    "source": latest.source,
                 },
-                {"features": list(features), "estimator": estimator},
+                {"features": list(features), "estimator": estimator, "source": source},
             )
         else:
             version = existing.version

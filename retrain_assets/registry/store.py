@@ -24,6 +24,7 @@ from typing import Any
 
 from retrain_assets.fsutil import dump_json, fsync_dir, write_atomic
 from retrain_assets.registry import upkeep
+from retrain_assets.registry.card import ModelCard
 from retrain_assets.registry.files import RegistryFiles
 from retrain_assets.registry.rules import (
     CARD_FILE,
@@ -107,7 +108,7 @@ class ModelRegistry(RegistryFiles):
 
     def _point_to(
         self,
-        card: Mapping[str, Any],
+        card: ModelCard,
         partition: str,
         run_id: str,
         event: str,
@@ -117,9 +118,9 @@ class ModelRegistry(RegistryFiles):
     ) -> None:
         at = now()
         pointer = {
-            "version": card["version"],
+            "version": card.version,
             "partition": partition,
-            "sha256": card["sha256"],
+            "sha256": card.sha256,
             "run_id": run_id,
             "deployed_at": at,
             "event": event,
@@ -130,7 +131,7 @@ class ModelRegistry(RegistryFiles):
         self._append_history(
             {
                 "event": event,
-                "version": card["version"],
+                "version": card.version,
                 "partition": partition,
                 "run_id": run_id,
                 "at": at,
@@ -235,17 +236,17 @@ class ModelRegistry(RegistryFiles):
                 return DeployResult(version, "unchanged", previous, previous, False)
             card = self.card(version)
             newest = max(
-                card["partition"],
+                card.partition,
                 (live or {}).get("decided_through") or (live or {}).get("partition") or "",
             )
             self._point_to(
                 card,
-                card["partition"],
+                card.partition,
                 run_id,
                 "rolled_back",
                 previous,
                 reason=reason,
-                decided_through=newest if newest != card["partition"] else None,
+                decided_through=newest if newest != card.partition else None,
             )
             return DeployResult(version, "rolled_back", previous, version, False)
 

@@ -51,7 +51,7 @@ def prune(registry: ModelRegistry, keep: int, *, run_id: str = "manual") -> list
                 {
                     "event": "pruned",
                     "version": version,
-                    "partition": card.get("partition"),
+                    "partition": card.partition,
                     "run_id": run_id,
                     "at": now(),
                 }
@@ -103,6 +103,6 @@ def repair(registry: ModelRegistry, *, dry_run: bool = False) -> list[str]:
         report.append(f"current.json {'would point' if dry_run else 'points'} to {version}")
         if not dry_run:
             card = registry.card(version)
-            registry._point_to(card, card["partition"], "repair", "repaired", None,
+            registry._point_to(card, card.partition, "repair", "repaired", None,
                            reason=problem)  # fmt: skip
         return report

@@ -23,7 +23,7 @@ from retrain_assets.ml.gate import (
 from retrain_assets.ml.info import ModelInfo
 from retrain_assets.ml.metrics import evaluate
 from retrain_assets.ml.window import DAY_COLUMN
-from retrain_assets.registry import RegistrySnapshot, VersionEntry
+from retrain_assets.registry import ModelCard, RegistrySnapshot, VersionEntry
 
 
 class FixedModel:
@@ -314,7 +314,9 @@ INFO = ModelInfo(
     run_id="run",
 )
 LIVE_MODEL = LiveModel(
-    "0.1.0", {"features": ["p", "s"], "fit_end_day": "2026-03-05"}, FixedModel([0, 1])
+    "0.1.0",
+    ModelCard.from_dict({"version": "0.1.0", "features": ["p", "s"], "fit_end_day": "2026-03-05"}),
+    FixedModel([0, 1]),
 )
 SNAPSHOT = RegistrySnapshot(
     (VersionEntry("0.1.0", "a" * 64, ("p", "s"), "random_forest"),), "0.1.0", "2026-03-05"

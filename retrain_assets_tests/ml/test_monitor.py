@@ -12,7 +12,7 @@ from retrain_assets.ml.fit import build_pipeline
 from retrain_assets.ml.gate import LiveModel
 from retrain_assets.ml.model_file import model_to_bytes
 from retrain_assets.ml.monitor import better_version, earlier_live, score_live, watch
-from retrain_assets.registry import ModelRegistry
+from retrain_assets.registry import ModelCard, ModelRegistry
 
 FEATURES = ["f0", "f1"]
 
@@ -30,7 +30,7 @@ def model(version: str, made_for: str, flipped: bool = False, accuracy: float = 
         train[FEATURES].to_numpy(), train["target"].to_numpy()
     )
     card = {"features": FEATURES, "partition": made_for, "metrics": {"accuracy": accuracy}}
-    return LiveModel(version, card, pipeline)
+    return LiveModel(version, ModelCard.from_dict({**card, "version": version}), pipeline)
 
 
 def test_the_live_model_is_scored_only_on_days_it_never_trained_on() -> None:

@@ -37,7 +37,7 @@ def rollback_model(
     context.log_event(
         dg.AssetObservation(
             asset_key=deployed_model_version.key,
-            partition=card["partition"],
+            partition=card.partition,
             metadata={
                 "outcome": "rolled_back",
                 "version": result.version,
@@ -54,7 +54,7 @@ def rollback_model(
             model=retrain.model_name,
             old_version=result.previous_live,
             new_version=result.version,
-            partition=card["partition"],
+            partition=card.partition,
             reason=reason,
             link=telegram.run_link(context.run_id),
         ),

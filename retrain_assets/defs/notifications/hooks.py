@@ -125,11 +125,11 @@ def _outcome_message(context: dg.HookContext, record: DayRecord) -> str | None:
             threshold=gate.threshold,
             champion_version=gate.champion_version,
             champion_accuracy=gate.champion_accuracy,
-            rows=card["fit_rows"],
+            rows=card.fit_rows or 0,
             link=link,
             compared_rows=gate.compared_rows,
             candidate_compared=gate.candidate_accuracy_compared,
-            refit=bool(card.get("refit")),
+            refit=card.refit,
             uncompared=evaluation.get("champion_note") or "no fair live model to compare",
         )
     late = record.outcome == "skipped" and record.reason.startswith("no data for")

@@ -10,7 +10,7 @@ from retrain_assets.defs.partitions import daily_partitions
 from retrain_assets.defs.retraining.ingest import GROUP
 from retrain_assets.defs.retraining.train import Candidate, refit_candidate, trained_model
 from retrain_assets.ml.gate import LiveModel, Verdict, judge
-from retrain_assets.registry import ModelRegistry
+from retrain_assets.registry import ModelCard, ModelRegistry
 from retrain_assets.serving import load_from
 from retrain_assets.text import rounded
 
@@ -71,8 +71,9 @@ class LiveTracker:
         return self.live, None
 
     def deployed(self, version: str, candidate: Candidate, metrics: dict[str, Any]) -> None:
-        card = {**candidate.info.as_dict(), "metrics": metrics}  # as its registry card has them
-        self.live = LiveModel(version, card, candidate.model.pipeline)
+        # As its registry card has it.
+        card = {**candidate.info.as_dict(), "version": version, "metrics": metrics}
+        self.live = LiveModel(version, ModelCard.from_dict(card), candidate.model.pipeline)
 
 
 def evaluate_day(
