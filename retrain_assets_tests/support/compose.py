@@ -16,6 +16,7 @@ from unittest import mock
 
 import pytest
 import yaml
+from dotenv import dotenv_values
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -64,18 +65,11 @@ def interpolate(text: str, env: Mapping[str, str]) -> str:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        assert sep, f"{path.name}: not KEY=VALUE: {line!r}"
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+    """KEY=VALUE lines as compose's env_file reads them (quotes removed, comments skipped)."""
+    values = dotenv_values(path, interpolate=False)
+    empty = [key for key, value in values.items() if value is None]
+    assert not empty, f"{path.name}: not KEY=VALUE: {empty}"
+    return {key: value or "" for key, value in values.items()}
 
 
 def load_compose() -> dict[str, Any]:
