@@ -52,7 +52,7 @@ class ModelInfo:
     run_id: str
     days_missing: list[str] = field(default_factory=list)
     days_left_out: list[str] = field(default_factory=list)
-    gate_model_sha256: str | None = None  # a refit's: the trained_model the gate judged
+    gate_model_sha256: str | None = None  # a published model's: the trained_model file judged
 
     @classmethod
     def of(cls, model: TrainedModel, sha256: str, **provenance: Any) -> ModelInfo:

@@ -343,6 +343,21 @@ def test_model_bytes_round_trip_predictions(estimator: str, params: dict) -> Non
     assert loaded.classes_.tolist() == [0, 1]
 
 
+def test_an_uncompressed_model_file_is_reproducible_loads_the_same_and_is_larger() -> None:
+    x, y = xy()
+    pipeline = build_pipeline("random_forest", {"n_estimators": 20}).fit(x, y)
+    working = model_to_bytes(pipeline, compress=False)
+    again = build_pipeline("random_forest", {"n_estimators": 20}).fit(x, y)
+    assert working == model_to_bytes(again, compress=False)
+    published = model_to_bytes(pipeline)
+    assert len(published) * 2 < len(working)  # deflate: a forest's arrays shrink severalfold
+    x_new, _ = xy(5)
+    np.testing.assert_allclose(
+        model_from_bytes(working).predict_proba(x_new),
+        model_from_bytes(published).predict_proba(x_new),
+    )
+
+
 class NotAModel:
     """Stands in for anything a tampered model file could smuggle in."""
 

@@ -8,7 +8,7 @@ import dagster as dg
 from retrain_assets.artifacts import ArtifactStore
 from retrain_assets.defs.partitions import daily_partitions
 from retrain_assets.defs.retraining.ingest import GROUP
-from retrain_assets.defs.retraining.train import Candidate, refit_candidate, trained_model
+from retrain_assets.defs.retraining.train import Candidate, publishable, trained_model
 from retrain_assets.ml.gate import LiveModel, Verdict, judge
 from retrain_assets.registry import ModelCard, ModelRegistry
 from retrain_assets.serving import load_from
@@ -105,8 +105,8 @@ def evaluate_day(
     )
     if problem:
         verdict = replace(verdict, champion_note=problem)
-    if verdict.gate.passed and gate.refit:
-        candidate = refit_candidate(candidate, target)
+    if verdict.gate.passed:
+        candidate = publishable(candidate, target, refit_window=gate.refit)
     verdict = verdict.with_plan(snapshot, candidate.info)
     store.write_evaluation(
         day, {**verdict.as_dict(), "model_sha256": candidate.info.sha256, "run_id": run_id}
