@@ -5,7 +5,7 @@
 
 For each day D, in order, the model live after day D-1 predicts D's rows before D is used: that
 is the accuracy users get. The policies share the service's own code (ml.window, ml.fit,
-ml.gate.judge), so the numbers are the service's decisions, without Dagster and the registry's
+ml.judge.judge), so the numbers are the service's decisions, without Dagster and the registry's
 file I/O (which change no decision):
 
 - always_deploy: refit on the whole window every day, always live (the plain daily retrain);
@@ -45,8 +45,8 @@ import pandas as pd
 from retrain_assets.data.demo import demo_day
 from retrain_assets.ml import gate as gate_module
 from retrain_assets.ml.fit import TrainedModel, fit_window, refit
-from retrain_assets.ml.gate import LiveModel, judge
 from retrain_assets.ml.info import ModelInfo
+from retrain_assets.ml.judge import LiveModel, judge
 from retrain_assets.ml.window import assemble_window
 from retrain_assets.registry import ModelCard, RegistrySnapshot
 

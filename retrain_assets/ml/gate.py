@@ -1,27 +1,17 @@
-"""The deploy gate, and judging a run's days in order, each against the model live before it.
-
-No Dagster here: the evaluation asset hands in the registry snapshot and the live model, and
-gets back one verdict a day. The same rule decides whether the day runs alone or in a batch.
-"""
+"""The deploy gate's rules: when a live model may judge, the paired comparison, the decision."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
-from sklearn.pipeline import Pipeline
 
 from retrain_assets.data.sources import SOURCE_NAMES
-from retrain_assets.ml.info import ModelInfo
-from retrain_assets.ml.metrics import evaluate_rows
-from retrain_assets.ml.window import DAY_COLUMN
-from retrain_assets.registry import DeployResult, ModelCard, RegistrySnapshot, switched_source
-from retrain_assets.serving import PublishedModel
-from retrain_assets.text import first_line
+from retrain_assets.registry import ModelCard, switched_source
 
 # A regression blocks a deploy only when the evidence for it is significant at this level: an
 # exact one-sided McNemar test on the rows that the two models answered differently.
@@ -202,110 +192,3 @@ def decide_gate(
             f"(p={c.p_value:.2f})"
         )
     return result(True, "passed", passed + against)
-
-
-# The model live at some point of a run is a published version like any other (its card and
-# loaded pipeline); a candidate a run made live carries its info in place of the card.
-LiveModel = PublishedModel
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One day's evaluation: the metrics, the judge, the gate, and what deploying will do."""
-
-    day: str
-    metrics: dict[str, Any]
-    champion: dict[str, Any] | None  # {"version", "metrics"} when a fair live model judged
-    champion_note: str
-    live_version: str | None  # the model live before this day, fair judge or not
-    gate: GateDecision
-    plan: DeployResult | None  # None when the gate blocks the deploy, or not planned yet
-
-    @property
-    def outcome(self) -> str:
-        return self.plan.event if self.plan else "blocked"
-
-    def with_plan(self, snapshot: RegistrySnapshot, published: ModelInfo) -> Verdict:
-        """What deploying `published` (the candidate, or its refit) does, if the gate passed."""
-        if not self.gate.passed:
-            return self
-        plan = snapshot.plan(
-            sha256=published.sha256,
-            features=published.features,
-            estimator=published.estimator,
-            partition=self.day,
-            source=published.source,
-        )
-        return replace(self, plan=plan)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "partition": self.day,
-            "metrics": self.metrics,
-            "champion": self.champion,
-            "champion_note": self.champion_note,
-            "live_version": self.live_version,
-            "gate": self.gate.as_dict(),
-            "plan": asdict(self.plan) if self.plan else None,
-        }
-
-
-def judge(
-    day: str,
-    candidate: Pipeline,
-    info: ModelInfo,
-    holdout: pd.DataFrame,
-    *,
-    live: LiveModel | None,
-    snapshot: RegistrySnapshot,
-    target: str,
-    threshold: float,
-    max_regression: float,
-    min_holdout_rows: int = 0,
-) -> Verdict:
-    """Evaluate a day's candidate and gate it against the live model; `with_plan` then plans
-    the deploy of what will be published.
-
-    Days are judged one after another, each after the day before was deployed, so `live` and
-    `snapshot` are the registry as the previous day left it, whatever launched the days.
-    """
-    features = info.features
-    metrics, candidate_right = evaluate_rows(candidate, holdout, features, target)
-    live_card = {**live.card, "version": live.version} if live is not None else None
-    fair, note = champion_is_fair(live_card, features, info.classes, info.source)
-    champion, comparison = None, None
-    if fair and live is not None:
-        fit_end = str(live.card.fit_end_day)
-        rows = unseen_by(fit_end, holdout[DAY_COLUMN])
-        if not rows.any():
-            note = (
-                f"live model {live.version} was trained on data up to {fit_end}, which covers "
-                "this whole holdout: not compared (the threshold alone decides)"
-            )
-        else:
-            try:
-                # In its own feature order (a model from before features were sorted has
-                # another).
-                champion_metrics, live_right = evaluate_rows(
-                    live.pipeline, holdout[rows], live.card.features, target
-                )
-            except (ValueError, TypeError) as exc:  # e.g. labels changed type since
-                why = first_line(exc, limit=200)
-                note = f"live model {live.version} cannot score these rows ({why}); not compared"
-            else:
-                comparison = compare(live.version, candidate_right[rows], live_right)
-                champion = {"version": live.version, "metrics": champion_metrics}
-                note = (
-                    f"live model {live.version} compared on the {comparison.rows} holdout rows "
-                    f"after its training end ({fit_end})"
-                )
-    gate = decide_gate(
-        metrics["accuracy"],
-        threshold,
-        max_regression,
-        n_holdout=metrics["n_holdout"],
-        min_holdout_rows=min_holdout_rows,
-        comparison=comparison,
-        uncompared="no live model yet" if live_card is None else f"not compared: {note}",
-    )
-    return Verdict(day, metrics, champion, note, snapshot.live_version, gate, None)

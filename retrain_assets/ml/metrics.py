@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -19,13 +20,31 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline
 
 
+@dataclass(frozen=True)
+class Metrics:
+    """A model's classification metrics on some labelled rows (a holdout, or a fresh day)."""
+
+    accuracy: float
+    balanced_accuracy: float
+    f1_macro: float
+    n_holdout: int  # the rows scored
+    labels: list[Any]  # every label the model or the rows know, in str order
+    per_class: dict[str, dict[str, float]]  # label -> precision, recall, support
+    confusion_matrix: list[list[int]]  # rows: true label, columns: predicted, in `labels` order
+    unseen_labels: list[Any]  # labels of the rows the model never saw in training
+    roc_auc: float | None = None  # binary, both classes present, no unseen label
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
 def evaluate(
     pipeline: Pipeline, holdout: pd.DataFrame, features: Sequence[str], target: str
-) -> dict[str, Any]:
+) -> Metrics:
     """Classification metrics on the holdout.
 
     A label the model never saw in training counts as a miss (it cannot be predicted) and still
@@ -36,7 +55,7 @@ def evaluate(
 
 def evaluate_rows(
     pipeline: Pipeline, holdout: pd.DataFrame, features: Sequence[str], target: str
-) -> tuple[dict[str, Any], np.ndarray]:
+) -> tuple[Metrics, np.ndarray]:
     """The metrics, and which rows the model got right (for a paired comparison)."""
     x = holdout[list(features)].to_numpy()
     y_true = holdout[target].to_numpy()
@@ -55,28 +74,22 @@ def evaluate_rows(
         # Predicting a label the rows lack is a fact the per-class numbers show, not a problem.
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
         balanced = float(balanced_accuracy_score(y_true, y_pred))
-    metrics: dict[str, Any] = {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": balanced,
-        "f1_macro": float(
-            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
-        ),
-        "n_holdout": len(holdout),
-        "labels": labels,
-        "per_class": {
-            str(label): {
-                "precision": float(p),
-                "recall": float(r),
-                "support": int(s),
-            }
+    present = set(pd.unique(y_true).tolist())
+    roc_auc = None
+    if len(model_classes) == 2 and len(present) == 2 and not unseen:
+        roc_auc = float(roc_auc_score(y_true == pipeline.classes_[1], proba[:, 1]))
+    metrics = Metrics(
+        accuracy=float(accuracy_score(y_true, y_pred)),
+        balanced_accuracy=balanced,
+        f1_macro=float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        n_holdout=len(holdout),
+        labels=labels,
+        per_class={
+            str(label): {"precision": float(p), "recall": float(r), "support": int(s)}
             for label, p, r, s in zip(labels, precision, recall, support, strict=True)
         },
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
-        "unseen_labels": unseen,
-        "roc_auc": None,
-    }
-    present = set(pd.unique(y_true).tolist())
-    if len(model_classes) == 2 and len(present) == 2 and not unseen:
-        scores = proba[:, 1]
-        metrics["roc_auc"] = float(roc_auc_score(y_true == pipeline.classes_[1], scores))
+        confusion_matrix=confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        unseen_labels=unseen,
+        roc_auc=roc_auc,
+    )
     return metrics, np.asarray(y_pred == y_true, dtype=bool)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
-from retrain_assets.ml.gate import LiveModel
-from retrain_assets.ml.metrics import evaluate
+from retrain_assets.ml.judge import LiveModel
+from retrain_assets.ml.metrics import Metrics, evaluate
 from retrain_assets.registry import ModelRegistry
 from retrain_assets.serving import load_from
 from retrain_assets.text import first_line
@@ -30,14 +29,14 @@ class LiveScore:
 
     day: str
     version: str | None
-    metrics: dict[str, Any] | None  # None when not scored
+    metrics: Metrics | None  # None when not scored
     note: str
     threshold: float
     holdout_accuracy: float | None  # what the version promised on its own holdout
 
     @property
     def accuracy(self) -> float | None:
-        return None if self.metrics is None else self.metrics["accuracy"]
+        return None if self.metrics is None else self.metrics.accuracy
 
     @property
     def below_threshold(self) -> bool:
@@ -78,9 +77,9 @@ def score_live(
     except Exception as exc:  # e.g. labels that changed type: say so, never stall the day
         note = f"{live.version} could not be scored on {day}: {first_line(exc)}"
         return LiveScore(day, live.version, None, note, threshold, promised)
-    verdict = "below" if metrics["accuracy"] < threshold else "at or above"
+    verdict = "below" if metrics.accuracy < threshold else "at or above"
     note = (
-        f"live {live.version} scored {metrics['accuracy']:.4f} on {len(rows)} row(s) of {day}, "
+        f"live {live.version} scored {metrics.accuracy:.4f} on {len(rows)} row(s) of {day}, "
         f"{verdict} the threshold {threshold:.4f}"
     )
     return LiveScore(day, live.version, metrics, note, threshold, promised)
@@ -101,7 +100,7 @@ def better_version(
         if fresh_for(model, score.day, rows, target):
             continue
         try:
-            accuracy = evaluate(model.pipeline, rows, model.card.features, target)["accuracy"]
+            accuracy = evaluate(model.pipeline, rows, model.card.features, target).accuracy
         except Exception:  # not comparable on these rows: not a rollback target
             continue
         if accuracy >= score.threshold and accuracy >= score.accuracy + margin:
@@ -125,7 +124,7 @@ class Watch:
         promised = self.score.holdout_accuracy
         line = (
             f"live model {self.score.version} scored {self.score.accuracy:.4f} on "
-            f"{self.score.day}'s {self.score.metrics['n_holdout']} labelled row(s), below the "
+            f"{self.score.day}'s {self.score.metrics.n_holdout} labelled row(s), below the "
             f"threshold {self.score.threshold:.4f}"
             + (f" (its holdout accuracy: {promised:.4f})" if promised is not None else "")
         )

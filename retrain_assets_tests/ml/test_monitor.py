@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from retrain_assets.ml.fit import build_pipeline
-from retrain_assets.ml.gate import LiveModel
+from retrain_assets.ml.judge import LiveModel
 from retrain_assets.ml.model_file import model_to_bytes
 from retrain_assets.ml.monitor import better_version, earlier_live, score_live, watch
 from retrain_assets.registry import ModelCard, ModelRegistry
@@ -37,7 +37,7 @@ def test_the_live_model_is_scored_only_on_days_it_never_trained_on() -> None:
     good = model("0.1.0", made_for="2026-03-04")
     score = score_live("2026-03-05", good, rows(seed=2), "target", threshold=0.8)
     assert score.accuracy is not None and score.accuracy > 0.9 and not score.below_threshold
-    assert score.holdout_accuracy == 0.95 and score.metrics["n_holdout"] == 400
+    assert score.holdout_accuracy == 0.95 and score.metrics.n_holdout == 400
     # A backfilled old day, or the day the model was made for: it has seen those rows.
     stale = score_live("2026-03-04", good, rows(seed=2), "target", threshold=0.8)
     assert stale.metrics is None and "not fresh for 2026-03-04" in stale.note

@@ -7,7 +7,7 @@ import dagster as dg
 from retrain_assets.defs.retraining.evaluate import evaluation_metrics
 from retrain_assets.defs.retraining.ingest import GROUP
 from retrain_assets.defs.retraining.train import Candidate
-from retrain_assets.ml.gate import Verdict
+from retrain_assets.ml.judge import Verdict
 from retrain_assets.registry import DeployResult, ModelRegistry
 
 deployed_model_version = dg.AssetSpec(
@@ -33,11 +33,11 @@ def deploy_day(
     registry to the last `keep_versions` live versions (RETRAIN_KEEP_VERSIONS; 0 keeps all)."""
     gate = verdict.gate
     card = {
-        "metrics": verdict.metrics,
+        "metrics": verdict.metrics.as_dict(),
         "threshold": gate.threshold,
         "max_regression": gate.max_regression,
         "gate": gate.as_dict(),
-        "champion": verdict.champion,
+        "champion": verdict.champion.as_dict() if verdict.champion else None,
         **candidate.info.card_facts(),
     }
     result = registry.deploy(
@@ -56,7 +56,7 @@ def deploy_day(
         "live_version": result.live or "none",
         "previous_live_version": result.previous_live or "none",
         "new_version_created": result.created,
-        "accuracy": round(verdict.metrics["accuracy"], 4),
+        "accuracy": round(verdict.metrics.accuracy, 4),
         "refit_on_full_window": candidate.info.refit,
         "versions_pruned": ", ".join(pruned) or "none",
         "path": dg.MetadataValue.path(str(registry.versions_dir / result.version)),

@@ -9,7 +9,8 @@ from retrain_assets.artifacts import ArtifactStore
 from retrain_assets.defs.partitions import daily_partitions
 from retrain_assets.defs.retraining.ingest import GROUP
 from retrain_assets.defs.retraining.train import Candidate, publishable, trained_model
-from retrain_assets.ml.gate import LiveModel, Verdict, judge
+from retrain_assets.ml.judge import LiveModel, Verdict, judge
+from retrain_assets.ml.metrics import Metrics
 from retrain_assets.registry import ModelCard, ModelRegistry
 from retrain_assets.serving import load_from
 from retrain_assets.text import rounded
@@ -70,9 +71,9 @@ class LiveTracker:
                 return None, f"live model {version} could not be loaded ({exc}); not compared"
         return self.live, None
 
-    def deployed(self, version: str, candidate: Candidate, metrics: dict[str, Any]) -> None:
+    def deployed(self, version: str, candidate: Candidate, metrics: Metrics) -> None:
         # As its registry card has it.
-        card = {**candidate.info.as_dict(), "version": version, "metrics": metrics}
+        card = {**candidate.info.as_dict(), "version": version, "metrics": metrics.as_dict()}
         self.live = LiveModel(version, ModelCard.from_dict(card), candidate.model.pipeline)
 
 
@@ -117,37 +118,37 @@ def evaluate_day(
 def evaluation_metadata(verdict: Verdict, threshold: float) -> dict[str, Any]:
     metrics, gate = verdict.metrics, verdict.gate
     metadata: dict[str, Any] = {
-        "accuracy": metrics["accuracy"],
-        "balanced_accuracy": metrics["balanced_accuracy"],
-        "f1_macro": metrics["f1_macro"],
-        "n_holdout": metrics["n_holdout"],
+        "accuracy": metrics.accuracy,
+        "balanced_accuracy": metrics.balanced_accuracy,
+        "f1_macro": metrics.f1_macro,
+        "n_holdout": metrics.n_holdout,
         "threshold": threshold,
         "gate_passed": gate.passed,
         "decision": verdict.outcome,
-        "per_class": metrics["per_class"],
+        "per_class": metrics.per_class,
         "confusion_matrix": _confusion_table(metrics),
         "live_version": verdict.live_version or "none",
         "champion": verdict.champion_note,
     }
-    if metrics["roc_auc"] is not None:
-        metadata["roc_auc"] = metrics["roc_auc"]
+    if metrics.roc_auc is not None:
+        metadata["roc_auc"] = metrics.roc_auc
     if verdict.champion:
-        metadata["champion_version"] = verdict.champion["version"]
-        metadata["champion_accuracy"] = verdict.champion["metrics"]["accuracy"]
+        metadata["champion_version"] = verdict.champion.version
+        metadata["champion_accuracy"] = verdict.champion.metrics.accuracy
         metadata["compared_rows"] = gate.compared_rows
         metadata["candidate_accuracy_compared"] = gate.candidate_accuracy_compared
-    if metrics["unseen_labels"]:
-        metadata["unseen_labels"] = [str(v) for v in metrics["unseen_labels"]]
+    if metrics.unseen_labels:
+        metadata["unseen_labels"] = [str(v) for v in metrics.unseen_labels]
     return rounded(metadata)
 
 
 def _confusion_table(metrics: dict[str, Any]) -> dg.TableMetadataValue:
-    labels = [str(label) for label in metrics["labels"]]
+    labels = [str(label) for label in metrics.labels]
     columns = ["true", *(f"pred {x}" for x in labels)]
     return dg.MetadataValue.table(
         records=[
             dg.TableRecord(dict(zip(columns, [label, *counts], strict=True)))
-            for label, counts in zip(labels, metrics["confusion_matrix"], strict=True)
+            for label, counts in zip(labels, metrics.confusion_matrix, strict=True)
         ],
         schema=dg.TableSchema(
             columns=[dg.TableColumn(c, "string" if c == "true" else "int") for c in columns]

@@ -70,10 +70,10 @@ def watch_metadata(watch: Watch) -> dict[str, Any] | None:
         return None
     metrics = score.metrics
     metadata: dict[str, Any] = {
-        "accuracy": metrics["accuracy"],
-        "balanced_accuracy": metrics["balanced_accuracy"],
-        "f1_macro": metrics["f1_macro"],
-        "rows": metrics["n_holdout"],
+        "accuracy": metrics.accuracy,
+        "balanced_accuracy": metrics.balanced_accuracy,
+        "f1_macro": metrics.f1_macro,
+        "rows": metrics.n_holdout,
         "live_version": score.version,
         "threshold": score.threshold,
         "below_threshold": score.below_threshold,
@@ -81,8 +81,8 @@ def watch_metadata(watch: Watch) -> dict[str, Any] | None:
     }
     if score.holdout_accuracy is not None:
         metadata["holdout_accuracy"] = score.holdout_accuracy
-    if metrics["roc_auc"] is not None:
-        metadata["roc_auc"] = metrics["roc_auc"]
+    if metrics.roc_auc is not None:
+        metadata["roc_auc"] = metrics.roc_auc
     if watch.rolled_back_to:
         metadata["rolled_back_to"] = watch.rolled_back_to.version
         metadata["rolled_back_to_accuracy"] = watch.rollback_accuracy
