@@ -82,7 +82,9 @@ class ArtifactStore:
         # info.json is written last: its presence marks a complete trained model.
         directory = self.model_dir(day)
         (directory / "info.json").unlink(missing_ok=True)
-        write_atomic(directory / "model.skops", model_bytes)
+        # The judged model's working file, rebuilt by re-materialising: not fsynced (a power
+        # cut may lose it, never half-show it). What the registry publishes is made durable.
+        write_atomic(directory / "model.skops", model_bytes, durable=False)
         write_parquet(holdout, directory / "holdout.parquet")
         write_atomic(directory / "info.json", dump_json(info))
         return directory

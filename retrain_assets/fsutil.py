@@ -21,10 +21,13 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes | Callable[[Path], None]) -> Path:
+def write_atomic(path: Path, data: bytes | Callable[[Path], None], *, durable: bool = True) -> Path:
     """Write `path` so that readers see the old content or the new, never a part.
 
     `data` is the bytes to write, or a function that writes the file it is given (e.g. Parquet).
+    `durable=False` skips the fsyncs, for a large working file that can be rebuilt: the rename
+    still never shows a part, but a power cut may lose the file (fsyncing 37 MB costs ~0.05 s
+    of CPU).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -33,20 +36,23 @@ def write_atomic(path: Path, data: bytes | Callable[[Path], None]) -> Path:
         if callable(data):
             os.close(fd)
             data(tmp)
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
+            if durable:
+                with open(tmp, "rb+") as handle:
+                    os.fsync(handle.fileno())
         else:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    os.fsync(handle.fileno())
         # mkstemp creates 0600; models and records are read by other users of the host too.
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
     return path
 
 

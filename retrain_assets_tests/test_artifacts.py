@@ -58,6 +58,20 @@ def test_failure_while_writing_keeps_old_content_and_leaves_no_temp_file(
     assert files_in(tmp_path) == ["card.json"]
 
 
+def test_only_durable_writes_wait_for_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real_fsync = fsutil.os.fsync
+    monkeypatch.setattr(fsutil.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    write_atomic(tmp_path / "card.json", b"kept")
+    assert len(synced) == 2  # the file, then its folder's entry
+    synced.clear()
+    write_atomic(tmp_path / "model.skops", b"working file", durable=False)
+    assert synced == [] and (tmp_path / "model.skops").read_bytes() == b"working file"
+    assert files_in(tmp_path) == ["card.json", "model.skops"]  # renamed whole, no temp left
+
+
 def test_interrupt_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "x.bin"
 
@@ -136,11 +150,11 @@ def test_half_rewritten_model_reads_as_missing_not_as_a_mix(
     real = artifacts.write_atomic
     calls = []
 
-    def dies_on_info(path: Path, data: bytes) -> Path:
+    def dies_on_info(path: Path, data: bytes, **options: bool) -> Path:
         calls.append(path.name)
         if path.name == "info.json":
             raise OSError("killed")
-        return real(path, data)
+        return real(path, data, **options)
 
     monkeypatch.setattr(artifacts, "write_atomic", dies_on_info)
     with pytest.raises(OSError):
