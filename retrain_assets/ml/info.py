@@ -30,7 +30,11 @@ CARD_FIELDS = (
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A trained model's facts, written beside its file (info.json) and onto its card."""
+    """A trained model's facts, written beside its file (info.json) and onto its card.
+
+    The first twelve mirror TrainedModel's (ml/fit.py), made JSON-safe and without the fitted
+    pipeline; the rest is provenance. `of` is the one place that maps the one onto the other.
+    """
 
     estimator: str
     params: dict[str, Any]
