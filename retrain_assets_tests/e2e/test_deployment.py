@@ -347,13 +347,18 @@ def test_dev_instance_config_has_the_same_limits_on_sqlite(tmp_path: Path) -> No
     assert config["telemetry"] == {"enabled": False}
     with DagsterInstance.from_config(str(tmp_path / "home")) as instance:
         assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
-        concurrency = instance.get_concurrency_config()
-        assert concurrency.run_queue_config is not None
-        assert {"key": LANE_TAG[0], "value": LANE_TAG[1], "limit": 1} in list(
-            concurrency.run_queue_config.tag_concurrency_limits
-        )
-        assert concurrency.pool_config.default_pool_limit == 1
-        assert instance.event_log_storage.supports_global_concurrency_limits
+        assert_one_retraining_at_a_time(instance)
+
+
+def assert_one_retraining_at_a_time(instance: Any) -> None:
+    """The run queue's lane limit and the retrain pool's limit, as dagster.yaml sets them."""
+    concurrency = instance.get_concurrency_config()
+    assert concurrency.run_queue_config is not None
+    assert {"key": LANE_TAG[0], "value": LANE_TAG[1], "limit": 1} in list(
+        concurrency.run_queue_config.tag_concurrency_limits
+    )
+    assert concurrency.pool_config.default_pool_limit == 1
+    assert instance.event_log_storage.supports_global_concurrency_limits
 
 
 @pytest.fixture
@@ -379,13 +384,7 @@ def test_dagster_yaml_instance_runs_on_postgres(
         assert instance.get_runs() == []  # creates the schema through the psycopg2 driver
         assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
         assert type(instance.run_launcher).__name__ == "DefaultRunLauncher"
-        concurrency = instance.get_concurrency_config()
-        assert concurrency.run_queue_config is not None
-        assert {"key": LANE_TAG[0], "value": LANE_TAG[1], "limit": 1} in list(
-            concurrency.run_queue_config.tag_concurrency_limits
-        )
-        assert concurrency.pool_config.default_pool_limit == 1
-        assert instance.event_log_storage.supports_global_concurrency_limits
+        assert_one_retraining_at_a_time(instance)
         assert instance.run_retries_enabled and instance.run_retries_max_retries >= 1
         assert instance.run_retries_retry_on_asset_or_op_failure is False
         assert instance.run_monitoring_enabled
