@@ -1,4 +1,4 @@
-"""retrain_assets.storage: atomic writes and the pipeline's own files between assets."""
+"""retrain_assets.artifacts and fsutil: atomic writes and the pipeline's own files per day."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ class ModelInfo:
     sha256: str  # of its model file
     partition: str
     target: str
-    source: str  # data_sources.source_kind: "demo" or "landing"
+    source: str  # data.sources.source_kind: "demo" or "landing"
     code_version: str
     run_id: str
     days_missing: list[str] = field(default_factory=list)

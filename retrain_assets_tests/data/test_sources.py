@@ -1,4 +1,4 @@
-"""retrain_assets.sources: the landing directory and the built-in demo stream."""
+"""data.sources, data.landing, data.demo: the landing directory and the built-in demo stream."""
 
 from __future__ import annotations
 

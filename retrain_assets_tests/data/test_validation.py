@@ -1,4 +1,4 @@
-"""retrain_assets.validation: reading a landing file and checking one day's rows.
+"""data.validation: reading a landing file and checking one day's rows.
 
 Every bad input must raise DataValidationError whose message names the file, the column or
 value, and what is wrong; the tests assert on those parts of the message.

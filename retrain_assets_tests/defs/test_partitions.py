@@ -1,5 +1,7 @@
 """The training window comes from one declared partition mapping; the graph edge is day to day."""
 
+import datetime as dt
+
 import dagster as dg
 
 from retrain_assets.defs.partitions import days_between, window_mapping, window_of
@@ -8,8 +10,8 @@ from retrain_assets_tests.conftest import TEST_WINDOW_DAYS
 
 
 def test_window_lists_days_oldest_first_and_clips_at_the_start_date() -> None:
-    assert TEST_WINDOW_DAYS == 5
-    assert window_of("2026-03-05") == days_between("2026-03-01", "2026-03-05")
+    first = dt.date(2026, 3, 5) - dt.timedelta(days=TEST_WINDOW_DAYS - 1)
+    assert window_of("2026-03-05") == days_between(first.isoformat(), "2026-03-05")
     assert window_of("2026-01-03") == ["2026-01-01", "2026-01-02", "2026-01-03"]
     assert window_of("2026-01-01") == ["2026-01-01"]
 

@@ -1,9 +1,10 @@
-"""retrain_assets.training: windows, the time-ordered holdout, fitting, and the model file."""
+"""ml.window, ml.fit and ml.model_file: windows, the time-ordered holdout, fitting, the file."""
 
 from __future__ import annotations
 
 import hashlib
 import pickle
+import re
 
 import numpy as np
 import pandas as pd
@@ -409,7 +410,7 @@ def test_code_version_names_the_package_and_a_digest() -> None:
     version = model_file.code_version()
     package, _, digest = version.partition("+")
     assert package == model_file.__version__
-    assert len(digest) == 12 and int(digest, 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{12}", digest), digest
 
 
 # Crafted files that load but would crash predict (a segfault: no exception, no failure hook).
