@@ -12,6 +12,7 @@ TEST_WINDOW_DAYS = 5
 os.environ["RETRAIN_WINDOW_DAYS"] = str(TEST_WINDOW_DAYS)
 
 from collections.abc import Callable, Iterator  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -26,6 +27,7 @@ from retrain_assets.defs.automation.schedules import retrain_schedule  # noqa: E
 from retrain_assets.defs.automation.sensors import new_data_sensor  # noqa: E402
 from retrain_assets.defs.resources import RetrainResource, TelegramResource  # noqa: E402
 from retrain_assets.registry import ModelRegistry  # noqa: E402
+from retrain_assets.settings import load_settings  # noqa: E402
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -39,11 +41,14 @@ class Service:
     def __init__(self, root: Path, instance: dg.DagsterInstance, **overrides: Any) -> None:
         self.root = root
         self.instance = instance
-        self.retrain = RetrainResource(
-            storage_dir=str(root / "storage"),
-            registry_dir=str(root / "registry"),
-            **overrides,
+        # The defaults are the settings' own (an empty environment), with this test's folders.
+        settings = replace(
+            load_settings({"DAGSTER_HOME": str(root)}),
+            storage_dir=root / "storage",
+            registry_dir=root / "registry",
+            **{k: Path(v) if k == "data_dir" and v else v for k, v in overrides.items()},
         )
+        self.retrain = RetrainResource.from_settings(settings)
         self.telegram = TelegramResource()
         self._build()
 

@@ -11,32 +11,34 @@ from retrain_assets.data.sources import DataSource, make_source
 from retrain_assets.registry import ModelRegistry
 from retrain_assets.settings import Settings
 from retrain_assets.telegram import TelegramClient
+from retrain_assets.telegram.client import DEFAULT_API_URL
 
 
 class RetrainResource(dg.ConfigurableResource):
     """Where data comes from and goes to, and the rules of the gate."""
 
-    data_dir: str | None = None  # None: the built-in demo stream
+    # Each field is the setting of the same name (settings.py holds the defaults and parses the
+    # environment once); from_settings is how the code location and the tests build it.
+    data_dir: str | None  # None: the built-in demo stream
     storage_dir: str
     registry_dir: str
-    model_name: str = "classifier"
-    target_column: str = "target"
-    accuracy_threshold: float = 0.8
-    max_regression: float = 0.02
-    holdout_fraction: float = 0.2
-    min_rows_per_day: int = 10
-    min_train_rows: int = 50
-    min_holdout_rows: int = 50
-    refit: bool = True
-    keep_versions: int = 30
-    auto_rollback: bool = False
-    max_file_mb: int = 256
-    max_rows_per_day: int = 1_000_000
-    late_data_alert: bool = True
+    model_name: str
+    target_column: str
+    accuracy_threshold: float
+    max_regression: float
+    holdout_fraction: float
+    min_rows_per_day: int
+    min_train_rows: int
+    min_holdout_rows: int
+    refit: bool
+    keep_versions: int
+    auto_rollback: bool
+    max_file_mb: int
+    max_rows_per_day: int
+    late_data_alert: bool
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RetrainResource":
-        # Every field of the resource is a setting of the same name: listed once, in Settings.
         values = {name: getattr(settings, name) for name in cls.model_fields}
         paths = ("data_dir", "storage_dir", "registry_dir")
         return cls(**{k: str(v) if k in paths and v is not None else v for k, v in values.items()})
@@ -59,7 +61,7 @@ class TelegramResource(dg.ConfigurableResource):
 
     bot_token: str | None = None
     chat_id: str | None = None
-    api_url: str = "https://api.telegram.org"
+    api_url: str = DEFAULT_API_URL
     webserver_url: str | None = None  # DAGSTER_WEBSERVER_URL, for links to runs
     budget_s: float = 30.0
 
@@ -70,7 +72,7 @@ class TelegramResource(dg.ConfigurableResource):
         return cls(
             bot_token=token,
             chat_id=os.environ.get("TELEGRAM_CHAT_ID") or None,
-            api_url=os.environ.get("TELEGRAM_API_URL") or "https://api.telegram.org",
+            api_url=os.environ.get("TELEGRAM_API_URL") or DEFAULT_API_URL,
             webserver_url=os.environ.get("DAGSTER_WEBSERVER_URL") or None,
         )
 

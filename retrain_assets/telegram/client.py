@@ -26,6 +26,7 @@ from retrain_assets.telegram.html import cut, fit_message
 from retrain_assets.telegram.redact import install_log_scrubber, scrub
 from retrain_assets.telegram.replies import Attempt, interpret
 
+DEFAULT_API_URL = "https://api.telegram.org"  # TELEGRAM_API_URL's default
 _MAX_DETAIL_CHARS = 300
 # Telegram's own tokens have a ~35 character secret part; a very short one would make the
 # "secret part alone" redaction hit innocent text.
@@ -61,7 +62,7 @@ class TelegramClient:
         self,
         token: str,
         chat_id: str,
-        api_url: str = "https://api.telegram.org",
+        api_url: str = DEFAULT_API_URL,
         *,
         connect_timeout_s: float = 3.05,
         read_timeout_s: float = 10.0,
