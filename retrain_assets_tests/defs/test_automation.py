@@ -19,7 +19,7 @@ from retrain_assets.defs.automation.sensors import (
     evaluate_landing_dir,
     group_days,
 )
-from retrain_assets.defs.partitions import MAX_DAYS_PER_RUN, daily_partitions, days_between
+from retrain_assets.defs.partitions import MAX_DAYS_PER_RUN, days_between
 
 UTC = dt.UTC
 REPOSITORY = defs.get_repository_def()
@@ -112,8 +112,13 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
+# The sensor's "today" in these tests, whatever the clock says: the newest partition is the day
+# before (Dagster's partitions read the time from this context).
+TODAY = dt.datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
 def _tick(directory: Path, cursor: str | None) -> tuple[list[dg.RunRequest], str]:
-    with dg.instance_for_test() as instance:
+    with dg.instance_for_test() as instance, dg.partition_loading_context(effective_dt=TODAY):
         context = dg.build_sensor_context(instance=instance, cursor=cursor)
         result = evaluate_landing_dir(context, directory, "2026-01-01")
     return list(result.run_requests or []), result.cursor
@@ -234,11 +239,12 @@ def test_sensor_skips_a_day_with_both_csv_and_parquet_and_ranges_go_around_it(
 
 
 def test_sensor_skips_future_days(tmp_path: Path) -> None:
-    last = daily_partitions.get_last_partition_key()
-    future = (dt.date.fromisoformat(last) + dt.timedelta(days=3)).isoformat()
-    _write(tmp_path / f"{future}.csv", "f0,target\n1,0\n")
-    requests, _ = _settled(tmp_path, None)
-    assert requests == []
+    # Today's partition exists (end_offset=1: a day's file may land and run the same day);
+    # tomorrow's and later do not yet.
+    for day in ("2026-05-31", "2026-06-01", "2026-06-02", "2026-06-04"):
+        _write(tmp_path / f"{day}.csv", "f0,target\n1,0\n")
+    (request,) = _settled(tmp_path, None)[0]
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-05-31", "2026-06-01")
 
 
 def test_ranges_go_around_a_day_whose_file_is_refused(tmp_path: Path) -> None:
