@@ -248,24 +248,6 @@ def one_day(name: str, size: OneDaySize, root: Path, repeats: int = 1) -> dict[s
 # backfill and sensor_latency: a real `dagster dev` (webserver + daemon + code server)
 # --------------------------------------------------------------------------------------------
 
-BACKFILL_STATUS = """
-query($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
-    __typename ... on PartitionBackfill { status }
-    ... on PythonError { message }
-  }
-}
-"""
-RUNS_BY_TAG = """
-query($key: String!, $value: String!) {
-  runsOrError(filter: {tags: [{key: $key, value: $value}]}) {
-    __typename
-    ... on Runs {
-      results { runId jobName status creationTime startTime endTime tags { key value } }
-    }
-  }
-}
-"""
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 
@@ -280,13 +262,7 @@ class DevService:
     sensor_interval_s: int = 30
 
     def runs_tagged(self, key: str, value: str) -> list[dict[str, Any]]:
-        data = ph.graphql(self.url, RUNS_BY_TAG, {"key": key, "value": value})["runsOrError"]
-        if data["__typename"] != "Runs":
-            raise ph.GraphQLError(str(data))
-        runs = data["results"]
-        for run in runs:
-            run["tags"] = {t["key"]: t["value"] for t in run["tags"]}
-        return runs
+        return ph.runs(self.url, tags={key: value})
 
     def stop_sensor(self) -> None:
         ph.stop_sensor(self.url, "new_data_sensor", self.location)
@@ -422,9 +398,7 @@ def ui_backfill(
         return runs if all((evaluations / f"{d}.json").exists() for d in days) else None
 
     runs = service.wait_until(f"backfill {backfill_id}", done, 4 * 3600)
-    status = ph.graphql(service.url, BACKFILL_STATUS, {"id": backfill_id})[
-        "partitionBackfillOrError"
-    ]["status"]
+    status = ph.backfill(service.url, backfill_id)["status"]
     ended = max(r["endTime"] for r in runs)
     failed = [r for r in runs if r["status"] != "SUCCESS"]
     if failed:

@@ -32,13 +32,6 @@ query {
   }
 }
 """
-RUNS_QUERY = """
-query($job: String!) {
-  runsOrError(filter: {pipelineName: $job}) {
-    ... on Runs { results { runId status tags { key value } } }
-  }
-}
-"""
 
 
 @dataclass
@@ -52,25 +45,24 @@ class DevService:
     env: dict[str, str]
 
     def runs(self) -> list[dict]:
-        data = ph.graphql(self.url, RUNS_QUERY, {"job": "retrain_job"})
-        runs = data["runsOrError"]["results"]
-        for run in runs:
-            run["tags"] = {t["key"]: t["value"] for t in run["tags"]}
-        return runs
+        return ph.runs(self.url, job="retrain_job")
 
     def wait_runs_done(self, count: int, timeout: float) -> list[dict]:
         """Wait until at least `count` retrain runs exist and all of them have finished."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.procs.check_alive()
-            runs = self.runs()
-            done = [r for r in runs if r["status"] in ph.TERMINAL_RUN_STATUSES]
-            if len(runs) >= count and len(done) == len(runs):
-                return runs
-            if time.monotonic() > deadline:
-                states = sorted((r["tags"].get("dagster/partition"), r["status"]) for r in runs)
-                raise TimeoutError(f"{len(done)}/{count} runs done: {states}\n{self.procs.logs()}")
-            time.sleep(1)
+        seen: list[dict] = []
+
+        def finished() -> list[dict] | None:
+            seen[:] = self.runs()
+            done = [r for r in seen if r["status"] in ph.TERMINAL_RUN_STATUSES]
+            return seen if len(seen) >= count and len(done) == len(seen) else None
+
+        try:
+            return ph.wait_until(
+                f"{count} finished runs", finished, timeout, self.procs.check_alive
+            )
+        except TimeoutError as exc:
+            states = sorted((r["tags"].get("dagster/partition"), r["status"]) for r in seen)
+            raise TimeoutError(f"{exc}: {states}\n{self.procs.logs()}") from None
 
     def wait_sensor_ticks(self, count: int, timeout: float = 120) -> None:
         """Wait until the sensor has completed `count` more ticks: a condition, not a sleep."""
@@ -308,17 +300,6 @@ def test_cli_backfill_of_decided_days_repeats_their_decisions(
 
 
 RANGE_START = "dagster/asset_partition_range_start"
-BACKFILL_QUERY = """
-query($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
-    __typename
-    ... on PartitionBackfill {
-      status
-      partitionStatuses { results { partitionName runId runStatus } }
-    }
-  }
-}
-"""
 
 
 def test_retrain_assets_backfill_runs_through_the_daemon_with_a_working_backfill_page(
@@ -334,8 +315,7 @@ def test_retrain_assets_backfill_runs_through_the_daemon_with_a_working_backfill
     backfill_id = result.stdout.split()[1].rstrip(":")
 
     def finished() -> dict | None:
-        data = ph.graphql(dev.url, BACKFILL_QUERY, {"id": backfill_id})
-        backfill = data["partitionBackfillOrError"]
+        backfill = ph.backfill(dev.url, backfill_id)
         done = backfill["status"] in ("COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED")
         return backfill if done else None
 

@@ -24,6 +24,7 @@ from retrain_assets_tests.support.dagster_api import (
     LOCATION_NAME,
     TERMINAL_RUN_STATUSES,
     LocationLoadError,
+    client,
     runs,
     wait_graphql,
     wait_grpc,
@@ -244,10 +245,7 @@ class ComposeTopology:
     # ---- runs over GraphQL ---------------------------------------------------------------
     def submit(self, partition: str, run_config: Mapping[str, Any] | None = None) -> str:
         """Submit retrain_job for ``partition`` as the UI's launchpad does; returns the run id."""
-        from dagster_graphql import DagsterGraphQLClient
-
-        client = DagsterGraphQLClient("127.0.0.1", port_number=self.web_port)
-        return client.submit_job_execution(
+        return client(self.url).submit_job_execution(
             "retrain_job", run_config=dict(run_config or {}), tags={PARTITION_TAG: partition}
         )
 

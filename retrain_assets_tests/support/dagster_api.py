@@ -7,10 +7,11 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from urllib.parse import urlsplit
 
-if TYPE_CHECKING:
-    pass
+from dagster_graphql import DagsterGraphQLClient
+
 from retrain_assets_tests.support.processes import TERMINAL_RUN_STATUSES, GraphQLError, poll
 
 LOCATION_NAME = "retrain_assets"
@@ -109,16 +110,15 @@ def wait_location_loaded(
     return poll(f"code location {location_name!r} at {url}", probe, timeout, alive)
 
 
+def client(url: str) -> DagsterGraphQLClient:
+    """Dagster's own GraphQL client, for what it covers (submit, run status, terminate); the
+    queries it does not cover (runs by tag, logs, sensors, backfills) go through graphql()."""
+    parts = urlsplit(url)
+    return DagsterGraphQLClient(parts.hostname or "127.0.0.1", port_number=parts.port, timeout=30)
+
+
 def run_status(url: str, run_id: str) -> str:
-    data = graphql(
-        url,
-        "query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }",
-        {"id": run_id},
-        timeout=10,
-    )["runOrError"]
-    if data["__typename"] != "Run":
-        raise GraphQLError(f"run {run_id}: {data['__typename']}")
-    return str(data["status"])
+    return client(url).get_run_status(run_id).value
 
 
 def wait_run(url: str, run_id: str, timeout: float, alive: Callable[[], None] | None = None) -> str:
@@ -189,7 +189,7 @@ query($filter: RunsFilter) {
   runsOrError(filter: $filter) {
     __typename
     ... on Runs {
-      results { runId status creationTime startTime endTime tags { key value } }
+      results { runId jobName status creationTime startTime endTime tags { key value } }
     }
     ... on PythonError { message }
   }
@@ -198,10 +198,16 @@ query($filter: RunsFilter) {
 
 
 def runs(
-    url: str, *, run_ids: Sequence[str] | None = None, tags: Mapping[str, str] | None = None
+    url: str,
+    *,
+    run_ids: Sequence[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    job: str | None = None,
 ) -> list[dict[str, Any]]:
     """Runs as GraphQL reports them (newest first), ``tags`` flattened to a dict."""
     run_filter: dict[str, Any] = {}
+    if job is not None:
+        run_filter["pipelineName"] = job
     if run_ids is not None:
         run_filter["runIds"] = list(run_ids)
     if tags:
@@ -210,6 +216,29 @@ def runs(
     if data["__typename"] != "Runs":
         raise GraphQLError(f"runsOrError: {data}")
     return [{**run, "tags": {t["key"]: t["value"] for t in run["tags"]}} for run in data["results"]]
+
+
+_BACKFILL_QUERY = """
+query($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill {
+      status
+      partitionStatuses { results { partitionName runId runStatus } }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+def backfill(url: str, backfill_id: str) -> dict[str, Any]:
+    """A backfill's status and its partitions' runs, as its page in the UI shows them."""
+    data = graphql(url, _BACKFILL_QUERY, {"id": backfill_id}, timeout=10)
+    found = data["partitionBackfillOrError"]
+    if found["__typename"] != "PartitionBackfill":
+        raise GraphQLError(f"backfill {backfill_id}: {found}")
+    return found
 
 
 _SENSOR_QUERY = """
