@@ -28,6 +28,7 @@ from retrain_assets.registry import (
     ModelCard,
     ModelRegistry,
     RegistryError,
+    VersionEntry,
     next_version,
     version_key,
 )
@@ -146,16 +147,19 @@ def test_versions_sort_numerically(tmp_path: Path) -> None:
 
 
 def test_next_version_rules() -> None:
-    assert next_version(None, make_card()) == "0.1.0"
-    latest = {"version": "1.4.7", **make_card()}
-    assert next_version(latest, make_card()) == "1.4.8"
-    assert next_version(latest, make_card(features=["a"])) == "1.5.0"
-    assert next_version(latest, make_card(estimator="logistic_regression")) == "1.5.0"
+    card = make_card()
+    features, estimator = card["features"], card["estimator"]
+    assert next_version(None, features, estimator, None) == "0.1.0"
+    latest = VersionEntry("1.4.7", "a" * 64, tuple(features), estimator)
+    assert next_version(latest, features, estimator, None) == "1.4.8"
+    assert next_version(latest, list(reversed(features)), estimator, None) == "1.4.8"
+    assert next_version(latest, ["a"], estimator, None) == "1.5.0"
+    assert next_version(latest, features, "logistic_regression", None) == "1.5.0"
     # Another data source starts a new line; a card that does not record its source does not.
-    demo = {**latest, "source": "demo"}
-    assert next_version(demo, {**make_card(), "source": "landing"}) == "1.5.0"
-    assert next_version(demo, {**make_card(), "source": "demo"}) == "1.4.8"
-    assert next_version(latest, {**make_card(), "source": "landing"}) == "1.4.8"
+    demo = VersionEntry("1.4.7", "a" * 64, tuple(features), estimator, "demo")
+    assert next_version(demo, features, estimator, "landing") == "1.5.0"
+    assert next_version(demo, features, estimator, "demo") == "1.4.8"
+    assert next_version(latest, features, estimator, "landing") == "1.4.8"
 
 
 def test_redeploying_the_live_artifact_changes_nothing(tmp_path: Path) -> None:

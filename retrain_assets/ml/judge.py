@@ -6,6 +6,7 @@ gets back one verdict a day. The same rule decides whether the day runs alone or
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -35,6 +36,10 @@ class Champion:
     def as_dict(self) -> dict[str, Any]:
         return {"version": self.version, "metrics": self.metrics.as_dict()}
 
+    @classmethod
+    def from_dict(cls, facts: Mapping[str, Any]) -> Champion:
+        return cls(facts["version"], Metrics(**facts["metrics"]))
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -51,6 +56,20 @@ class Verdict:
     @property
     def outcome(self) -> str:
         return self.plan.event if self.plan else "blocked"
+
+    @classmethod
+    def from_dict(cls, facts: Mapping[str, Any]) -> Verdict:
+        """A verdict as the day's evaluation record stores it (as_dict)."""
+        champion, plan = facts.get("champion"), facts.get("plan")
+        return cls(
+            day=facts["partition"],
+            metrics=Metrics(**facts["metrics"]),
+            champion=Champion.from_dict(champion) if champion else None,
+            champion_note=facts.get("champion_note") or "",
+            live_version=facts.get("live_version"),
+            gate=GateDecision.from_dict(facts["gate"]),
+            plan=DeployResult(**plan) if plan else None,
+        )
 
     def with_plan(self, snapshot: RegistrySnapshot, published: ModelInfo) -> Verdict:
         """What deploying `published` (the candidate, or its refit) does, if the gate passed."""

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
@@ -73,17 +71,7 @@ class RegistrySnapshot:
         existing = next((v for v in self.versions if v.sha256 == sha256), None)
         if existing is None:
             latest = self.versions[-1] if self.versions else None
-            version = next_version(
-                None
-                if latest is None
-                else {
-                    "version": latest.version,
-                    "features": list(latest.features),
-                    "estimator": latest.estimator,
-                    "source": latest.source,
-                },
-                {"features": list(features), "estimator": estimator, "source": source},
-            )
+            version = next_version(latest, features, estimator, source)
         else:
             version = existing.version
         previous, created = self.live_version, existing is None
@@ -109,16 +97,18 @@ def version_key(version: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
-def next_version(latest: Mapping[str, Any] | None, card: Mapping[str, Any]) -> str:
+def next_version(
+    latest: VersionEntry | None, features: list[str], estimator: str | None, source: str | None
+) -> str:
     """Patch for a retrain of the same model; minor when the features, the estimator or the
     data source change."""
     if latest is None:
         return FIRST_VERSION
-    major, minor, patch = version_key(latest["version"])
+    major, minor, patch = version_key(latest.version)
     same_kind = (
-        sorted(latest.get("features", [])) == sorted(card.get("features", []))
-        and latest.get("estimator") == card.get("estimator")
-        and not switched_source(latest.get("source"), card.get("source"))
+        sorted(latest.features) == sorted(features)
+        and latest.estimator == estimator
+        and not switched_source(latest.source, source)
     )
     return f"{major}.{minor}.{patch + 1}" if same_kind else f"{major}.{minor + 1}.0"
 

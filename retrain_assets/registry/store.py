@@ -161,12 +161,13 @@ class ModelRegistry(RegistryFiles):
             self._clean_staging()
             live = self.current()
             self._recover_history(live)
+            facts = ModelCard.from_dict(card)
             result = self.snapshot().plan(
                 sha256=digest,
-                features=list(card.get("features", [])),
-                estimator=card.get("estimator"),
+                features=facts.features,
+                estimator=facts.estimator,
                 partition=partition,
-                source=card.get("source"),
+                source=facts.source,
             )
             if expected is not None and (result.version, result.event) != (
                 expected.version,

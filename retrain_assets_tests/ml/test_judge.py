@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from retrain_assets.ml.info import ModelInfo
-from retrain_assets.ml.judge import LiveModel, judge
+from retrain_assets.ml.judge import LiveModel, Verdict, judge
 from retrain_assets.ml.window import DAY_COLUMN
 from retrain_assets.registry import ModelCard, RegistrySnapshot, VersionEntry
 from retrain_assets_tests.ml.fixed_model import FixedModel, holdout
@@ -106,3 +108,15 @@ def test_judge_goes_on_when_labels_changed_type_and_the_live_model_cannot_score(
     assert verdict.champion is None
     assert verdict.champion_note.startswith("live model 0.1.0 cannot score these rows")
     assert verdict.gate.passed and verdict.with_plan(SNAPSHOT, INFO).outcome == "deployed"
+
+
+def test_a_verdict_reads_back_from_its_evaluation_record_as_it_was() -> None:
+    rows = dated(
+        holdout([0, 1, 1, 0, 1], [0, 1, 1, 0, 1], [0, 1]),
+        ["2026-03-05", "2026-03-05", "2026-03-06", "2026-03-06", "2026-03-06"],
+    )
+    planned = judged(FixedModel([0, 1]), rows).with_plan(SNAPSHOT, INFO)
+    stored = json.loads(json.dumps(planned.as_dict()))  # as evaluation_metrics/<day>.json
+    assert Verdict.from_dict(stored) == planned
+    blocked = judged(FixedModel([0, 1]), rows, threshold=1.01, live=None)
+    assert Verdict.from_dict(json.loads(json.dumps(blocked.as_dict()))) == blocked

@@ -21,7 +21,7 @@ from retrain_assets.defs.notifications.messages import (
 from retrain_assets.defs.partitions import days_between
 from retrain_assets.defs.resources import TelegramResource
 from retrain_assets.defs.retraining.outcomes import OUTCOME_TAG, DaysFailedError
-from retrain_assets.ml.gate import GateDecision
+from retrain_assets.ml.judge import Verdict
 from retrain_assets.telegram import scrub
 from retrain_assets.text import first_line
 
@@ -96,7 +96,7 @@ def _outcome_message(context: dg.HookContext, record: DayRecord) -> str | None:
             link=link,
         )
     if record.outcome == "blocked":
-        gate = GateDecision.from_dict(retrain.store().read_evaluation(record.day)["gate"])
+        gate = Verdict.from_dict(retrain.store().read_evaluation(record.day)).gate
         return blocked_message(
             model=retrain.model_name,
             partition=record.day,
@@ -105,8 +105,8 @@ def _outcome_message(context: dg.HookContext, record: DayRecord) -> str | None:
             link=link,
         )
     if record.outcome == "deployed" and record.version:
-        evaluation = retrain.store().read_evaluation(record.day)
-        gate = GateDecision.from_dict(evaluation["gate"])
+        verdict = Verdict.from_dict(retrain.store().read_evaluation(record.day))
+        gate = verdict.gate
         card = registry.card(record.version)
         event = next(
             (
@@ -130,7 +130,7 @@ def _outcome_message(context: dg.HookContext, record: DayRecord) -> str | None:
             compared_rows=gate.compared_rows,
             candidate_compared=gate.candidate_accuracy_compared,
             refit=card.refit,
-            uncompared=evaluation.get("champion_note") or "no fair live model to compare",
+            uncompared=verdict.champion_note or "no fair live model to compare",
         )
     late = record.outcome == "skipped" and record.reason.startswith("no data for")
     if late and retrain.late_data_alert:  # RETRAIN_LATE_DATA_ALERT: a late file, not a failure
