@@ -11,7 +11,6 @@ import functools
 import json
 import random
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -76,7 +75,7 @@ def retrain_env(
     root: Path, landing: Path, window: int, start_date: str, **extra: str
 ) -> dict[str, str]:
     """A clean environment (no developer RETRAIN_*/DAGSTER_*) on a persistent SQLite instance."""
-    home = root / "dagster_home"
+    home = root / "dagster_home"  # `dagster job execute` (single_run) needs it made
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "dev" / "dagster.yaml", home / "dagster.yaml")
     return ph.dagster_env(
@@ -269,15 +268,7 @@ class DevService:
 
     def wait_until(self, what: str, probe: Callable[[], Any], timeout: float) -> Any:
         """Poll `probe` until it returns something other than None; fail fast if dev died."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.procs.check_alive()
-            result = probe()
-            if result is not None:
-                return result
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out waiting for {what}\n{self.procs.logs()}")
-            time.sleep(0.25)
+        return ph.wait_until(what, probe, timeout, self.procs.check_alive)
 
 
 @contextmanager
@@ -286,26 +277,13 @@ def dev_service(
 ) -> Iterator[DevService]:
     """`dagster dev` on a fresh SQLite DAGSTER_HOME with dev/dagster.yaml (run queue limits)."""
     env = retrain_env(root, root / "landing", window, start_date, **extra)
-    # As `make dev` does: the retrain pool's limit before the daemon's first pass.
-    subprocess.run(
-        [ph.bin_path("dagster"), "instance", "concurrency", "set", "retrain", "1"],
-        env=env, check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    port = ph.free_port()
-    command = [ph.bin_path("dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)]
-    if module:  # an alternative code location, for before/after experiments
-        command += ["-m", module]
-    with ph.Processes(root / "logs") as procs:
-        proc = procs.start("dagster_dev", command, env)
+    with ph.dagster_dev(root / "logs", env, module=module) as dev:
         # dagster dev's tree: webserver, daemon, code server and the run workers it launches.
-        sampler = TreeSampler(root=proc.pid)
+        sampler = TreeSampler(root=dev.pid)
         sampler.start()
         try:
-            url = f"http://127.0.0.1:{port}"
-            location = module or LOCATION
-            ph.wait_location_loaded(url, location, timeout=180, alive=procs.check_alive)
             interval = int(extra.get("RETRAIN_SENSOR_INTERVAL_SECONDS", 30))
-            yield DevService(url, root, location, procs, sampler, interval)
+            yield DevService(dev.url, root, dev.location, dev.procs, sampler, interval)
         finally:
             sampler.stop()
 

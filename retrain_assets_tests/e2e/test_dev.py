@@ -7,7 +7,6 @@ and the registry ends up with the newest day live. Also a backfill from the CLI.
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -113,10 +112,7 @@ class DevService:
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevService]:
     root = tmp_path_factory.mktemp("dev")
     home, landing = root / "home", root / "landing"
-    home.mkdir()
     landing.mkdir()
-    shutil.copy(ph.REPO_ROOT / "dev" / "dagster.yaml", home / "dagster.yaml")
-    port = ph.free_port()
     env = ph.dagster_env(
         DAGSTER_HOME=str(home),
         RETRAIN_DATA_DIR=str(landing),
@@ -130,20 +126,9 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevService]:
         # The first day alone holds out ~16 rows; production's minimum of 50 would block it.
         RETRAIN_MIN_HOLDOUT_ROWS="10",
     )
-    # As `make dev` does: the retrain pool's limit, before the daemon first looks at it.
-    subprocess.run(
-        [ph.bin_path("dagster"), "instance", "concurrency", "set", "retrain", "1"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    with ph.Processes(root / "logs") as procs:
-        procs.start("dagster_dev", [ph.bin_path("dagster"), "dev", "-p", str(port)], env)
-        url = f"http://127.0.0.1:{port}"
-        ph.wait_location_loaded(url, "retrain_assets", timeout=120, alive=procs.check_alive)
+    with ph.dagster_dev(root / "logs", env) as dev:
         storage = root / "storage" / "landing"  # the landing source's own folder
-        yield DevService(url, home, landing, root / "registry", storage, procs, env)
+        yield DevService(dev.url, home, landing, root / "registry", storage, dev.procs, env)
 
 
 def good_days(first: str, count: int) -> list[str]:

@@ -3,7 +3,9 @@
 - processes.py: a clean child environment, process groups started and stopped, polling;
 - dagster_api.py: GraphQL (runs, locations, sensors, backfills) and gRPC readiness;
 - postgres.py: a fresh PostgreSQL database per test, the server lock for restart tests;
-- compose.py: docker-compose.yml read as compose does, its services run as processes.
+- compose.py: docker-compose.yml read as compose does, its services run as processes;
+- dev.py: `dagster dev` as `make dev` runs it (end-to-end tests and benchmarks);
+- telegram_html.py: what Telegram accepts as HTML.
 
 Imported as one namespace (`from retrain_assets_tests import support as ph`).
 """
@@ -39,6 +41,7 @@ from retrain_assets_tests.support.dagster_api import (
     wait_location_loaded,
     wait_run,
 )
+from retrain_assets_tests.support.dev import DagsterDev, dagster_dev
 from retrain_assets_tests.support.postgres import (
     PgDatabase,
     PgServer,
@@ -66,6 +69,7 @@ from retrain_assets_tests.support.processes import (
 __all__ = [
     "COMPOSE_INTERPOLATION", "CONTAINER_HOME", "DAGSTER_SERVICES", "LOCATION_NAME",
     "PARTITION_TAG", "REPO_ROOT", "RETRAIN_ASSETS", "TERMINAL_RUN_STATUSES", "ComposeTopology",
+    "DagsterDev", "dagster_dev",
     "GraphQLError", "LocationLoadError", "PgDatabase", "PgServer", "ProcessDied", "Processes",
     "backfill", "bin_path", "client",
     "dagster_env", "fresh_pg_database", "free_port", "graphql", "in_ci", "interpolate",
