@@ -122,11 +122,6 @@ def make_service(tmp_path: Path, instance: dg.DagsterInstance) -> Callable[..., 
     return make
 
 
-def pg_required() -> bool:
-    """Under CI an unreachable PostgreSQL is a failure, never a skip."""
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 def step_failure(result: dg.ExecuteInProcessResult) -> tuple[str, str]:
     """The failed step's key and its error text, causes included (the user's exception)."""
     event = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
