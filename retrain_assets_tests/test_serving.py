@@ -9,7 +9,12 @@ import pytest
 
 from retrain_assets.registry import RegistryError
 from retrain_assets.serving import FeatureMismatchError, load_model
-from retrain_assets_tests.registry_models import FEATURES, TARGET, deploy_models, labelled_rows
+from retrain_assets_tests.support.registry_models import (
+    FEATURES,
+    TARGET,
+    deploy_models,
+    labelled_rows,
+)
 
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
 

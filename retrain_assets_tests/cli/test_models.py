@@ -12,8 +12,13 @@ import pytest
 
 from retrain_assets import cli
 from retrain_assets.registry import ModelRegistry
-from retrain_assets_tests.registry_models import FEATURES, TARGET, deploy_models, labelled_rows
 from retrain_assets_tests.support import bin_path, dagster_env
+from retrain_assets_tests.support.registry_models import (
+    FEATURES,
+    TARGET,
+    deploy_models,
+    labelled_rows,
+)
 
 # Twelve versions, so 0.1.10 and 0.1.11 exist: semver order is not text order.
 DAYS = [f"2026-03-{d:02d}" for d in range(1, 13)]

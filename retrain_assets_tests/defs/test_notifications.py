@@ -22,22 +22,8 @@ from retrain_assets.defs.notifications.messages import (
 from retrain_assets.defs.resources import TelegramResource
 from retrain_assets.telegram import MAX_MESSAGE_CHARS
 from retrain_assets_tests.conftest import Service
+from retrain_assets_tests.support.inprocess import CHAT, PATH, TOKEN, UI, telegram_for
 from retrain_assets_tests.support.telegram_html import assert_valid_telegram_html
-
-TOKEN = "123456:SECRET-TOKEN-abc"
-CHAT = "-100777"
-UI = "http://dagster.internal:3000"
-PATH = f"/bot{TOKEN}/sendMessage"
-
-
-def telegram_for(server: HTTPServer, budget_s: float = 30.0) -> TelegramResource:
-    return TelegramResource(
-        bot_token=TOKEN,
-        chat_id=CHAT,
-        api_url=f"http://127.0.0.1:{server.port}",
-        webserver_url=UI,
-        budget_s=budget_s,
-    )
 
 
 def sent(server: HTTPServer) -> list[dict]:

@@ -12,18 +12,10 @@ import pytest
 from retrain_assets.data.demo import demo_day, demo_is_bad_day
 from retrain_assets.ml.model_file import model_from_bytes
 from retrain_assets_tests.conftest import Service, step_failure
+from retrain_assets_tests.support.inprocess import materializations
 
 CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("evaluation_metrics"), "accuracy_above_threshold")
 DEPLOYED = dg.AssetKey("deployed_model_version")
-
-
-def materializations(result: dg.ExecuteInProcessResult, key: str) -> dict[str, dict]:
-    out = {}
-    for event in result.get_asset_materialization_events():
-        mat = event.step_materialization_data.materialization
-        if mat.asset_key == dg.AssetKey(key):
-            out[mat.partition] = {k: v.value for k, v in mat.metadata.items()}
-    return out
 
 
 def check_evaluations(result: dg.ExecuteInProcessResult) -> dict[str | None, bool]:

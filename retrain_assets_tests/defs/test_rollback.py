@@ -6,7 +6,7 @@ import dagster as dg
 from pytest_httpserver import HTTPServer
 
 from retrain_assets_tests.conftest import Service
-from retrain_assets_tests.defs.test_notifications import PATH, telegram_for
+from retrain_assets_tests.support.inprocess import PATH, telegram_for
 
 
 def rollback(service: Service, version: str, reason: str = "") -> dg.ExecuteInProcessResult:

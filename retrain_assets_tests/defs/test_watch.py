@@ -12,7 +12,7 @@ import pytest
 from retrain_assets.ml.fit import build_pipeline
 from retrain_assets.ml.model_file import model_to_bytes
 from retrain_assets.registry import ModelRegistry
-from retrain_assets_tests.defs.test_pipeline import materializations
+from retrain_assets_tests.support.inprocess import materializations
 
 FEATURES = ["f0", "f1", "f2"]
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from retrain_assets.ml.fit import refit
 from retrain_assets.ml.info import CARD_FIELDS, ModelInfo
-from retrain_assets_tests.ml.test_training import day_rows, fit, window_of
+from retrain_assets_tests.support.training_rows import day_rows, fit, window_of
 
 PROVENANCE = {
     "partition": "2026-03-03",

@@ -10,7 +10,7 @@ from retrain_assets.ml.info import ModelInfo
 from retrain_assets.ml.judge import LiveModel, Verdict, judge
 from retrain_assets.ml.window import DAY_COLUMN
 from retrain_assets.registry import ModelCard, RegistrySnapshot, VersionEntry
-from retrain_assets_tests.ml.fixed_model import FixedModel, holdout
+from retrain_assets_tests.support.fixed_model import FixedModel, holdout
 
 INFO = ModelInfo(
     estimator="random_forest",

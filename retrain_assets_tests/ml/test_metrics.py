@@ -10,7 +10,7 @@ import pytest
 
 from retrain_assets.ml.fit import build_pipeline
 from retrain_assets.ml.metrics import evaluate
-from retrain_assets_tests.ml.fixed_model import FixedModel, holdout
+from retrain_assets_tests.support.fixed_model import FixedModel, holdout
 
 
 def test_three_class_metrics_match_a_hand_count() -> None:

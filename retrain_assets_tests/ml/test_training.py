@@ -13,45 +13,11 @@ import skops.io as sio
 
 from retrain_assets.data.validation import DataValidationError
 from retrain_assets.ml import fit as training
-from retrain_assets.ml import model_file, window
-from retrain_assets.ml.fit import build_pipeline, fit_window
+from retrain_assets.ml import model_file
+from retrain_assets.ml.fit import build_pipeline
 from retrain_assets.ml.model_file import model_from_bytes, model_to_bytes
 from retrain_assets.ml.window import DAY_COLUMN, TrainingError, assemble_window, split_holdout
-
-FAST = {"n_estimators": 5}  # random_forest, kept tiny
-
-
-def day_rows(
-    seed: int, n: int = 40, *, flip: bool = False, extra: dict | None = None
-) -> pd.DataFrame:
-    """One validated day: two float features, label = a + b > 0 (or its opposite)."""
-    rng = np.random.default_rng(seed)
-    a, b = rng.normal(size=n), rng.normal(size=n)
-    label = (a + b > 0).astype("int64")
-    frame = pd.DataFrame({"a": a, "b": b, "target": 1 - label if flip else label})
-    for column, value in (extra or {}).items():
-        frame[column] = value
-    return frame
-
-
-def window_of(frames: dict[str, pd.DataFrame]) -> window.Window:
-    days = sorted(frames)
-    return assemble_window(frames, {d: f"/landing/{d}.csv" for d in days}, days, "target")
-
-
-def fit(window: window.Window, **kwargs):
-    options = {
-        "target": "target",
-        "holdout_fraction": 0.2,
-        "min_train_rows": 10,
-        "estimator": "random_forest",
-        "params": FAST,
-    }
-    options.update(kwargs)
-    return fit_window(window, **options)
-
-
-# ---- windows -----------------------------------------------------------------------------
+from retrain_assets_tests.support.training_rows import FAST, day_rows, fit, window_of
 
 
 def test_assemble_window_orders_days_oldest_first_whatever_the_mapping_order() -> None:

@@ -5,7 +5,10 @@
 - postgres.py: a fresh PostgreSQL database per test, the server lock for restart tests;
 - compose.py: docker-compose.yml read as compose does, its services run as processes;
 - dev.py: `dagster dev` as `make dev` runs it (end-to-end tests and benchmarks);
-- telegram_html.py: what Telegram accepts as HTML.
+- telegram_html.py: what Telegram accepts as HTML;
+- for in-process tests, imported by module (they load the code location): inprocess.py (a day's
+  materialisation metadata, a local Telegram resource), training_rows.py, fixed_model.py and
+  registry_models.py (small days, fits, dictated classifiers and published versions).
 
 Imported as one namespace (`from retrain_assets_tests import support as ph`).
 """
