@@ -1,5 +1,6 @@
-"""Use a published model: load a version (checksum verified, trusted types only) and predict,
-matching features by name.
+"""Using a published model: load a version, checked, and predict with features by name.
+
+The file's checksum is verified and only trusted types load.
 
     from retrain_assets.serving import load_model
     model = load_model()                      # the live version of RETRAIN_MODEL_NAME

@@ -1,5 +1,4 @@
-"""Text for people: the first line of an error, cut to a length that fits a message; numbers
-rounded as people read them."""
+"""Text for people: an error's first line, cut to fit a message; numbers rounded to read."""
 
 from typing import Any
 

@@ -1,5 +1,4 @@
-"""The one error type of the command line: a message a user can act on, printed without a
-traceback."""
+"""CliError: the command line's one error, a message a user can act on (no traceback)."""
 
 
 class CliError(RuntimeError):

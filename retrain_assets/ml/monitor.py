@@ -1,6 +1,7 @@
-"""Watching the live model: its accuracy on each new day's labelled rows, the days it served,
-which earlier version, if any, does clearly better on the same rows, and the automatic
-rollback to it.
+"""Watching the live model on each new day's labelled rows, and the automatic rollback.
+
+Its accuracy on the days it served, which earlier version, if any, does clearly better on the
+same rows, and the rollback to it.
 
 No Dagster here. "Fresh" means the model never saw the day: it was made for an earlier day (a
 backfill of an old day scored by a model made from later data says nothing).

@@ -1,6 +1,8 @@
-"""The versioned model registry: rules.py (version numbers, the deploy rule, errors), card.py
-(ModelCard), files.py (reading, checked), store.py (ModelRegistry: deploy, roll back), upkeep.py
-(prune, repair). No Dagster here."""
+"""The versioned model registry on a filesystem, without Dagster.
+
+rules.py (version numbers, the deploy rule, errors), card.py (ModelCard), files.py (reading,
+checked), store.py (ModelRegistry: deploy, roll back), upkeep.py (prune, repair).
+"""
 
 from pathlib import Path
 

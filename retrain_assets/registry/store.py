@@ -1,5 +1,6 @@
-"""The registry on a filesystem: deploying and rolling back, safe against crashes and
-concurrent deploys (reading is files.py).
+"""ModelRegistry: deploying and rolling back, safe against crashes and concurrent deploys.
+
+Reading is files.py.
 
 Layout under <root>/<model name>/:
     versions/<version>/model.skops, versions/<version>/card.json   (written once, never changed)

@@ -1,5 +1,7 @@
-"""Keeping a registry tidy and sound: retention (prune) and repair. Each takes the registry's
-lock; ModelRegistry.prune/prunable/repair call these."""
+"""Keeping a registry tidy and sound: retention (prune) and repair.
+
+Each takes the registry's lock; ModelRegistry.prune/prunable/repair call these.
+"""
 
 from __future__ import annotations
 

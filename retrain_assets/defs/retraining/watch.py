@@ -1,5 +1,6 @@
-"""live_model_metrics: the live model scored on each new day's labelled rows, the day it served,
-before that day's retrain can replace it; and, opt-in, the automatic rollback.
+"""live_model_metrics: the live model scored on each new day's rows, and the opt-in rollback.
+
+It is scored on the day it served, before that day's retrain can replace it.
 
 The rule between a rollback and the gate: on day D the watch runs first. If the live model is
 below the threshold on D's rows and RETRAIN_AUTO_ROLLBACK is on, the most recent earlier live
