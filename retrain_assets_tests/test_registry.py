@@ -807,6 +807,16 @@ def test_half_versions_left_by_hand_never_block_a_deploy(tmp_path: Path) -> None
 # ---- the card ----------------------------------------------------------------------------
 
 
+def test_live_version_names_what_current_json_points_to(tmp_path: Path) -> None:
+    reg = ModelRegistry(tmp_path, "classifier")
+    assert reg.live_version() is None  # before the first deploy
+    reg.deploy(b"model-1", make_card(), partition="2026-03-05", run_id="r1")
+    reg.deploy(b"model-2", make_card(), partition="2026-03-06", run_id="r2")
+    assert reg.live_version() == reg.current()["version"] == "0.1.1"
+    reg.rollback("0.1.0")
+    assert reg.live_version() == "0.1.0"
+
+
 def test_a_card_reads_typed_with_one_default_per_fact_and_stays_its_json(tmp_path: Path) -> None:
     reg = ModelRegistry(tmp_path, "classifier")
     reg.deploy(b"model-1", {**make_card(), "refit": True}, partition="2026-03-05", run_id="r1")

@@ -32,7 +32,7 @@ def list_versions(registry: ModelRegistry, out: TextIO) -> int:
     versions = registry.versions()
     if not versions:
         raise CliError(f"{registry.model_name}: no versions in {registry.root}")
-    live = (registry.current() or {}).get("version")
+    live = registry.live_version()
     out.write(f"{'version':<10} {'day':<10}  {'accuracy':>8}  {'estimator':<22} created\n")
     for version in versions:
         card = registry.card(version)

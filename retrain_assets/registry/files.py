@@ -90,6 +90,11 @@ class RegistryFiles:
                 raise RegistryError(f"{self.current_path}: '{key}' is not text; {REPAIR_HINT}")
         return live
 
+    def live_version(self) -> str | None:
+        """The version current.json names, or None before the first deploy."""
+        live = self.current()
+        return live["version"] if live else None
+
     def load_bytes(self, version: str) -> bytes:
         """The model file of a version, after checking it against the card's sha256."""
         card = self.card(version)

@@ -87,7 +87,7 @@ def _outcome_message(context: dg.HookContext, record: DayRecord) -> str | None:
     """The message for a day's outcome, or None when the live model did not change."""
     retrain, telegram = context.resources.retrain, context.resources.telegram
     registry, link = retrain.registry(), telegram.run_link(context.run_id)
-    live = (registry.current() or {}).get("version")
+    live = registry.live_version()
     if record.outcome == "failed":
         return failed_message(
             model=retrain.model_name,
@@ -152,7 +152,7 @@ def _report(context: dg.HookContext) -> str | None:
         model=retrain.model_name,
         days=days,
         records=records,
-        live_version=(retrain.registry().current() or {}).get("version"),
+        live_version=retrain.registry().live_version(),
         link=context.resources.telegram.run_link(context.run_id),
     )
 

@@ -47,7 +47,7 @@ def watch_day(
 ) -> Watch:
     """The day's watch against the model live after the day before; the tracker follows a
     rollback."""
-    live, _ = tracker.current((registry.current() or {}).get("version"))
+    live, _ = tracker.current(registry.live_version())
     seen = watch(
         day,
         rows,
