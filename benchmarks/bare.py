@@ -25,6 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import skops.io as sio
+
+# The same scikit-learn metrics as ml/metrics.py, called directly: the bare script must not go
+# through the service's own code for what it measures.
 from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,

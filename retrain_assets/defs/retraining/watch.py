@@ -46,7 +46,7 @@ def watch_day(
     run_id: str,
 ) -> Watch:
     """The day's watch against the model live after the day before; the tracker follows a
-    rollback."""
+    rollback. The keywords are ml.monitor.watch's, handed through."""
     live, _ = tracker.current(registry.live_version())
     seen = watch(
         day,
