@@ -78,18 +78,21 @@ class ModelInfo:
             **provenance,
         )
 
+    def published_as(self, sha256: str) -> ModelInfo:
+        """This model in its published file, which names the working file the gate judged."""
+        return replace(self, sha256=sha256, gate_model_sha256=self.sha256)
+
     def refitted(self, model: TrainedModel, sha256: str) -> ModelInfo:
         """The info of this model's refit on its whole window, which the gate vouched for."""
-        return replace(
+        refit_facts = replace(
             self,
             classes=list(model.classes),
             fit_rows=model.fit_rows,
             fit_seconds=round(model.fit_seconds, 4),
             fit_end_day=model.fit_end_day,
             refit=True,
-            sha256=sha256,
-            gate_model_sha256=self.sha256,
         )
+        return refit_facts.published_as(sha256)
 
     def as_dict(self) -> dict[str, Any]:
         facts = asdict(self)

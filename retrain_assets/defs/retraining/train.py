@@ -61,9 +61,7 @@ def publishable(candidate: Candidate, target: str, *, refit_window: bool) -> Can
         info = candidate.info.refitted(model, sha256(model_bytes))
         return replace(candidate, model=model, model_bytes=model_bytes, info=info)
     model_bytes = model_to_bytes(candidate.model.pipeline)
-    info = replace(
-        candidate.info, sha256=sha256(model_bytes), gate_model_sha256=candidate.info.sha256
-    )
+    info = candidate.info.published_as(sha256(model_bytes))
     return replace(candidate, model_bytes=model_bytes, info=info)
 
 
