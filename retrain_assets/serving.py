@@ -114,7 +114,7 @@ def load_from(registry: ModelRegistry, version: str = LIVE) -> PublishedModel:
         live = registry.current()
         if live is None:
             raise RegistryError(f"{registry.model_name}: no version is live yet in {registry.root}")
-        version = live["version"]
+        version = live.version
     version = registry.resolve(version)
     data = registry.load_bytes(version)  # raises if the file fails its checksum
     return PublishedModel(version, registry.card(version), model_from_bytes(data))

@@ -47,10 +47,10 @@ def list_versions(registry: ModelRegistry, out: TextIO) -> int:
 def show(registry: ModelRegistry, version: str, out: TextIO) -> int:
     """A version's card, as JSON."""
     if version == LIVE:
-        live = registry.current()
+        live = registry.live_version()
         if live is None:
             raise CliError(f"{registry.model_name}: no version is live yet in {registry.root}")
-        version = live["version"]
+        version = live
     card = registry.card(registry.resolve(version))
     out.write(json.dumps(card.facts, indent=2, sort_keys=True))
     out.write("\n")

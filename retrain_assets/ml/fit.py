@@ -150,10 +150,6 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def describe(model: TrainedModel) -> dict[str, Any]:
     """The JSON-safe facts about a trained model that travel with its file."""
     return {

@@ -1,12 +1,12 @@
 """The versioned model registry on a filesystem, without Dagster.
 
-rules.py (version numbers, the deploy rule, errors), card.py (ModelCard), files.py (reading,
-checked), store.py (ModelRegistry: deploy, roll back), upkeep.py (prune, repair).
+rules.py (version numbers, the deploy rule, errors), card.py (ModelCard, LivePointer), files.py
+(reading, checked), store.py (ModelRegistry: deploy, roll back), upkeep.py (prune, repair).
 """
 
 from pathlib import Path
 
-from retrain_assets.registry.card import ModelCard
+from retrain_assets.registry.card import LivePointer, ModelCard
 from retrain_assets.registry.rules import (
     CARD_FILE,
     FIRST_VERSION,
@@ -41,6 +41,7 @@ __all__ = [
     "LIVE",
     "MODEL_FILE",
     "DeployResult",
+    "LivePointer",
     "ModelCard",
     "ModelRegistry",
     "RegistryChangedError",

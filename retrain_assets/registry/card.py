@@ -1,9 +1,10 @@
-"""ModelCard: a version's card.json, typed for the service and still the JSON object for readers."""
+"""The registry's two records, typed: ModelCard (a version's card.json, still the JSON object for
+readers) and LivePointer (current.json)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -62,3 +63,33 @@ class ModelCard(Mapping[str, Any]):
         return isinstance(other, Mapping) and dict(self.facts) == dict(other)
 
     __hash__ = None  # type: ignore[assignment]  # a mapping: compared by content
+
+
+@dataclass(frozen=True)
+class LivePointer:
+    """current.json: the live version, the day and run that made it live, and the one before."""
+
+    version: str
+    partition: str | None = None
+    sha256: str | None = None
+    run_id: str | None = None
+    deployed_at: str | None = None
+    event: str = "deployed"  # or rolled_back, repaired
+    previous: str | None = None
+    # Set by a rollback: the newest day decided, so that no backfill of an older day undoes it.
+    decided_through: str | None = None
+
+    @property
+    def newest_decided(self) -> str | None:
+        return self.decided_through or self.partition
+
+    @classmethod
+    def from_dict(cls, facts: Mapping[str, Any]) -> LivePointer:
+        """The pointer from its JSON object; shapes were checked where it was read (files.py)."""
+        return cls(**{f.name: facts.get(f.name, f.default) for f in fields(cls)})
+
+    def as_dict(self) -> dict[str, Any]:
+        facts = asdict(self)
+        if facts["decided_through"] is None:
+            del facts["decided_through"]
+        return facts

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from retrain_assets.registry.card import ModelCard
+from retrain_assets.registry.card import LivePointer, ModelCard
 from retrain_assets.registry.rules import (
     CARD_FILE,
     MODEL_FILE,
@@ -79,7 +79,7 @@ class RegistryFiles:
                 raise RegistryError(f"{path}: '{key}' is missing or not a {kind.__name__}")
         return ModelCard.from_dict(card)
 
-    def current(self) -> dict[str, Any] | None:
+    def current(self) -> LivePointer | None:
         if not self.current_path.exists():
             return None
         live = self._read_json(self.current_path)
@@ -88,12 +88,12 @@ class RegistryFiles:
         for key in ("partition", "previous", "decided_through"):
             if live.get(key) is not None and not isinstance(live[key], str):
                 raise RegistryError(f"{self.current_path}: '{key}' is not text; {REPAIR_HINT}")
-        return live
+        return LivePointer.from_dict(live)
 
     def live_version(self) -> str | None:
         """The version current.json names, or None before the first deploy."""
         live = self.current()
-        return live["version"] if live else None
+        return live.version if live else None
 
     def load_bytes(self, version: str) -> bytes:
         """The model file of a version, after checking it against the card's sha256."""
@@ -157,7 +157,6 @@ class RegistryFiles:
         live = self.current()
         return RegistrySnapshot(
             tuple(entries),
-            live["version"] if live else None,
-            # A rollback keeps the newest day decided, so no backfill of an older day undoes it.
-            (live.get("decided_through") or live.get("partition")) if live else None,
+            live.version if live else None,
+            live.newest_decided if live else None,
         )

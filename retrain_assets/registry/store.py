@@ -25,7 +25,7 @@ from typing import Any
 
 from retrain_assets.fsutil import dump_json, fsync_dir, write_atomic
 from retrain_assets.registry import upkeep
-from retrain_assets.registry.card import ModelCard
+from retrain_assets.registry.card import LivePointer, ModelCard
 from retrain_assets.registry.files import RegistryFiles
 from retrain_assets.registry.rules import (
     CARD_FILE,
@@ -88,21 +88,21 @@ class ModelRegistry(RegistryFiles):
         for leftover in self.root.glob(f".{self.current_path.name}.*.tmp"):
             leftover.unlink(missing_ok=True)
 
-    def _recover_history(self, live: Mapping[str, Any] | None) -> None:
+    def _recover_history(self, live: LivePointer | None) -> None:
         """Append the event of a pointer move whose history line a crash prevented."""
         if live is None:
             return
-        key = (live["version"], live.get("run_id"), live.get("deployed_at"))
+        key = (live.version, live.run_id, live.deployed_at)
         if any((e.get("version"), e.get("run_id"), e.get("at")) == key for e in self.history()):
             return
         self._append_history(
             {
-                "event": live.get("event", "deployed"),
-                "version": live["version"],
-                "partition": live.get("partition"),
-                "run_id": live.get("run_id"),
-                "at": live.get("deployed_at"),
-                "previous": live.get("previous"),
+                "event": live.event,
+                "version": live.version,
+                "partition": live.partition,
+                "run_id": live.run_id,
+                "at": live.deployed_at,
+                "previous": live.previous,
                 "recovered": True,
             }
         )
@@ -118,17 +118,10 @@ class ModelRegistry(RegistryFiles):
         decided_through: str | None = None,
     ) -> None:
         at = now()
-        pointer = {
-            "version": card.version,
-            "partition": partition,
-            "sha256": card.sha256,
-            "run_id": run_id,
-            "deployed_at": at,
-            "event": event,
-            "previous": previous,
-            **({"decided_through": decided_through} if decided_through else {}),
-        }
-        write_atomic(self.current_path, dump_json(pointer))
+        pointer = LivePointer(
+            card.version, partition, card.sha256, run_id, at, event, previous, decided_through
+        )
+        write_atomic(self.current_path, dump_json(pointer.as_dict()))
         self._append_history(
             {
                 "event": event,
@@ -214,12 +207,12 @@ class ModelRegistry(RegistryFiles):
         live = self.current()
         if live is None:
             raise RegistryError(f"{self.model_name}: nothing is live, so there is no previous")
-        if not live.get("previous"):
+        if not live.previous:
             raise RegistryError(
-                f"{self.model_name}: {live['version']} is the first live version; "
+                f"{self.model_name}: {live.version} is the first live version; "
                 "name a version to roll back to"
             )
-        return live["previous"]
+        return live.previous
 
     def rollback(
         self, version: str, *, run_id: str = "manual", reason: str | None = None
@@ -233,14 +226,11 @@ class ModelRegistry(RegistryFiles):
             self.load_bytes(version)
             live = self.current()
             self._recover_history(live)
-            previous = (live or {}).get("version")
+            previous = live.version if live else None
             if previous == version:
                 return DeployResult(version, "unchanged", previous, previous, False)
             card = self.card(version)
-            newest = max(
-                card.partition,
-                (live or {}).get("decided_through") or (live or {}).get("partition") or "",
-            )
+            newest = max(card.partition, (live.newest_decided if live else None) or "")
             self._point_to(
                 card,
                 card.partition,

@@ -28,14 +28,14 @@ def prunable(registry: ModelRegistry, keep: int) -> list[str]:
     versions = registry.versions()
     if keep < 1 or not versions:
         return []
-    live = registry.current() or {}
+    live = registry.current()
     history = registry.history()
     recorded = {
         e["version"]
         for e in history
         if e.get("event") in ("deployed", "superseded") and isinstance(e.get("version"), str)
     }
-    kept = {versions[-1], live.get("version"), live.get("previous")}
+    kept = {versions[-1], *((live.version, live.previous) if live else ())}
     kept |= set(registry.went_live(history)[:keep])
     return [v for v in versions if v not in kept and v in recorded]
 
@@ -89,8 +89,8 @@ def repair(registry: ModelRegistry, *, dry_run: bool = False) -> list[str]:
             live = registry.current()
             problem = (
                 None
-                if live is None or live["version"] in healthy
-                else (f"current.json names {live['version']}, which is missing or damaged")
+                if live is None or live.version in healthy
+                else (f"current.json names {live.version}, which is missing or damaged")
             )
         except RegistryError as exc:
             live, problem = None, str(exc).split("; ")[0]

@@ -95,7 +95,7 @@ def test_rollback_moves_the_live_pointer_and_rolling_back_to_live_is_a_no_op(
 ) -> None:
     code, out, _ = run(registry, capsys, "rollback", "previous", "--reason", "drift")
     assert code == 0 and "0.1.11 -> 0.1.10 is live" in out
-    assert registry.current()["version"] == "0.1.10"
+    assert registry.current().version == "0.1.10"
     event = registry.history()[-1]
     assert event["event"] == "rolled_back" and event["reason"] == "drift"
     assert event["run_id"].startswith("cli:")
@@ -137,7 +137,7 @@ def test_repair_reports_strays_and_rebuilds_current_json(registry, capsys) -> No
     assert code == 0
     assert "stray under versions/ (not a version, ignored): 0.1.3.bak" in out
     assert "current.json points to 0.1.11" in out
-    assert registry.current()["version"] == "0.1.11"
+    assert registry.current().version == "0.1.11"
 
 
 def test_os_level_failures_are_one_line_and_exit_2(registry, capsys, tmp_path: Path) -> None:

@@ -1,16 +1,22 @@
-"""retrain_assets.data.landing: what the service refuses to read from the landing directory."""
+"""data/landing.py: reading a day from the landing directory, scanning it, and what it refuses to
+read."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from retrain_assets.data.landing import MIB, FileLimits, LandingDirSource, scan_landing_dir
-from retrain_assets.data.validation import DataValidationError
+from retrain_assets.data.validation import DataValidationError, NoDataError
 
 SECRET = "root:x:0:0:SECRET-LINE"
+GOOD_CSV = "timestamp,a,b,target\n" + "".join(
+    f"2026-03-05T{23 - i:02d}:00:00Z,{i},{i % 3},{i % 2}\n" for i in range(12)
+)
 
 
 def csv(rows: int) -> str:
@@ -158,3 +164,112 @@ def test_a_huge_header_cell_names_the_file(landing: Path) -> None:
     (landing / "2026-03-05.csv").write_text("a" * 200_000 + ",target\n1,0\n")
     with pytest.raises(DataValidationError, match=r"2026-03-05.csv: malformed CSV header"):
         LandingDirSource(landing, "target", 1).load("2026-03-05")
+
+
+def test_landing_source_reads_a_csv_day(tmp_path: Path) -> None:
+    (tmp_path / "2026-03-05.csv").write_text(GOOD_CSV)
+    frame, origin = LandingDirSource(tmp_path, "target", 10).load("2026-03-05")
+    assert origin == str(tmp_path / "2026-03-05.csv")
+    assert len(frame) == 12
+    assert frame["timestamp"].is_monotonic_increasing
+    assert frame["a"].tolist() == [float(i) for i in range(11, -1, -1)]
+    assert frame["a"].dtype == np.float64
+
+
+def test_landing_source_reads_a_parquet_day(tmp_path: Path) -> None:
+    rows = pd.DataFrame({"a": np.arange(10.0), "target": [0, 1] * 5})
+    rows.to_parquet(tmp_path / "2026-03-05.parquet")
+    frame, origin = LandingDirSource(tmp_path, "target", 10).load("2026-03-05")
+    assert origin.endswith("2026-03-05.parquet")
+    pd.testing.assert_frame_equal(frame, rows)
+
+
+def test_day_with_no_file(tmp_path: Path) -> None:
+    (tmp_path / "2026-03-04.csv").write_text(GOOD_CSV)
+    with pytest.raises(NoDataError) as info:
+        LandingDirSource(tmp_path, "target", 1).load("2026-03-05")
+    message = str(info.value)
+    assert message.startswith("no data for 2026-03-05")
+    assert "2026-03-05.csv" in message and "2026-03-05.parquet" in message
+    assert str(tmp_path) in message
+
+
+def test_day_with_both_csv_and_parquet_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "2026-03-05.csv").write_text(GOOD_CSV)
+    pd.DataFrame({"a": [1.0], "target": [1]}).to_parquet(tmp_path / "2026-03-05.parquet")
+    with pytest.raises(DataValidationError) as info:
+        LandingDirSource(tmp_path, "target", 1).load("2026-03-05")
+    message = str(info.value)
+    assert "2026-03-05" in message
+    assert str(tmp_path / "2026-03-05.csv") in message
+    assert str(tmp_path / "2026-03-05.parquet") in message
+    assert "both" in message
+
+
+def test_bad_file_error_names_the_landing_file(tmp_path: Path) -> None:
+    (tmp_path / "2026-03-05.csv").write_text("a,target\n1,0\nred,1\n")
+    with pytest.raises(DataValidationError) as info:
+        LandingDirSource(tmp_path, "target", 1).load("2026-03-05")
+    message = str(info.value)
+    assert str(tmp_path / "2026-03-05.csv") in message
+    assert "'a'" in message and "'red'" in message and "row 2" in message
+
+
+def test_scan_finds_day_files_and_says_why_others_are_ignored(tmp_path: Path) -> None:
+    (tmp_path / "2026-03-05.csv").write_text(GOOD_CSV)
+    (tmp_path / "2026-03-06.parquet").write_bytes(b"x")
+    (tmp_path / "2026-03-07.csv").write_text(GOOD_CSV)
+    (tmp_path / "2026-03-07.parquet").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "2026-02-30.csv").write_text(GOOD_CSV)  # not a real date
+    (tmp_path / "2026-3-5.csv").write_text(GOOD_CSV)
+    (tmp_path / "2026-03-08.csv.bak").write_text(GOOD_CSV)
+    (tmp_path / "2025-12-31.csv").write_text(GOOD_CSV)  # before the start date
+    (tmp_path / ".2026-03-09.csv.part").write_text(GOOD_CSV)  # hidden: an upload in progress
+    (tmp_path / ".2026-03-10.csv").write_text(GOOD_CSV)
+    (tmp_path / "2026-03-11.csv").mkdir()  # a directory, not a file
+
+    scan = scan_landing_dir(tmp_path, start_date="2026-01-01")
+
+    assert sorted(scan.files) == ["2026-03-05", "2026-03-06", "2026-03-07"]
+    assert [f.path.name for f in scan.files["2026-03-07"]] == [
+        "2026-03-07.csv",
+        "2026-03-07.parquet",
+    ]
+    found = scan.files["2026-03-05"][0]
+    assert found.day == "2026-03-05"
+    assert found.size == len(GOOD_CSV)
+    ignored = dict(scan.ignored)
+    assert set(ignored) == {
+        "notes.txt",
+        "2026-02-30.csv",
+        "2026-3-5.csv",
+        "2026-03-08.csv.bak",
+        "2025-12-31.csv",
+        "2026-03-11.csv",
+    }
+    assert "not a regular file" in ignored["2026-03-11.csv"]
+    assert "YYYY-MM-DD" in ignored["notes.txt"]
+    assert "YYYY-MM-DD" in ignored["2026-02-30.csv"]
+    assert "before RETRAIN_START_DATE 2026-01-01" in ignored["2025-12-31.csv"]
+
+
+def test_scan_without_start_date_keeps_every_day(tmp_path: Path) -> None:
+    (tmp_path / "2025-12-31.csv").write_text(GOOD_CSV)
+    assert list(scan_landing_dir(tmp_path).files) == ["2025-12-31"]
+
+
+def test_scan_of_missing_directory_says_so(tmp_path: Path) -> None:
+    scan = scan_landing_dir(tmp_path / "nope")
+    assert scan.files == {}
+    assert scan.ignored == [(str(tmp_path / "nope"), "landing directory does not exist")]
+
+
+def test_file_version_changes_when_the_file_is_rewritten(tmp_path: Path) -> None:
+    path = tmp_path / "2026-03-05.csv"
+    path.write_text(GOOD_CSV)
+    os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    first = scan_landing_dir(tmp_path).files["2026-03-05"][0].version
+    assert scan_landing_dir(tmp_path).files["2026-03-05"][0].version == first  # re-scan: same
+    path.write_text(GOOD_CSV + "2026-03-05T23:30:00Z,1,1,1\n")
+    assert scan_landing_dir(tmp_path).files["2026-03-05"][0].version != first

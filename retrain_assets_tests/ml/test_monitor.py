@@ -78,14 +78,14 @@ def test_watch_rolls_back_only_when_allowed_and_records_why(tmp_path: Path) -> N
     gate = {"target": "target", "threshold": 0.8, "max_regression": 0.02}
     off = watch("2026-03-05", day_rows, live, registry=registry, auto_rollback=False,
                 run_id="run-1", **gate)  # fmt: skip
-    assert off.rolled_back_to is None and registry.current()["version"] == "0.1.1"
+    assert off.rolled_back_to is None and registry.current().version == "0.1.1"
     assert off.alert is not None and "live model 0.1.1 scored" in off.alert
     assert "below the threshold 0.8000" in off.alert
 
     on = watch("2026-03-05", day_rows, live, registry=registry, auto_rollback=True,
                run_id="run-2", **gate)  # fmt: skip
     assert on.rolled_back_to is not None and on.rolled_back_to.version == "0.1.0"
-    assert registry.current()["version"] == "0.1.0"
+    assert registry.current().version == "0.1.0"
     event = registry.history()[-1]
     assert event["event"] == "rolled_back" and event["run_id"] == "run-2"
     assert event["reason"].startswith("automatic: live 0.1.1 scored")

@@ -65,15 +65,15 @@ def test_one_day_end_to_end_publishes_version_0_1_0(service: Service) -> None:
     assert run_tags(service, result)["retrain_assets/outcome"] == "deployed"
     registry = service.registry
     current = registry.current()
-    assert current["version"] == "0.1.0" and current["partition"] == "2026-03-01"
-    assert current["run_id"] == result.run_id
+    assert current.version == "0.1.0" and current.partition == "2026-03-01"
+    assert current.run_id == result.run_id
     card = registry.card("0.1.0")
     # Exact on the card; the UI's metadata is rounded to 4 places for people.
     assert card["metrics"]["accuracy"] == pytest.approx(metrics["accuracy"], abs=5e-5)
     assert metrics["accuracy"] == round(metrics["accuracy"], 4)
     assert card["threshold"] == 0.8
     # What goes live is the judged recipe refitted on the whole window, the newest rows too.
-    assert card["sha256"] == current["sha256"] != model["artifact_sha256"]
+    assert card["sha256"] == current.sha256 != model["artifact_sha256"]
     assert card["gate_model_sha256"] == model["artifact_sha256"]
     assert card["refit"] is True and deployed["refit_on_full_window"] is True
     assert card["fit_rows"] == model["rows"] and card["holdout_rows"] == model["holdout_rows"]
@@ -96,7 +96,7 @@ def test_without_refit_the_judged_model_itself_is_published(
     card = service.registry.card("0.1.0")
     # The same model, in its compressed published file: the card names the judged file too.
     assert card["gate_model_sha256"] == model["artifact_sha256"] and card["refit"] is False
-    assert card["sha256"] == service.registry.current()["sha256"] != model["artifact_sha256"]
+    assert card["sha256"] == service.registry.current().sha256 != model["artifact_sha256"]
     assert card["fit_rows"] == model["fit_rows"]
 
 
@@ -124,7 +124,7 @@ def test_next_day_bumps_patch_and_is_judged_by_the_live_model(service: Service) 
     # only (here the holdout, a fifth of the window, is about one day).
     raw = materializations(result, "raw_dataset")["2026-03-02"]
     assert metrics["compared_rows"] == min(raw["dagster/row_count"], metrics["n_holdout"])
-    assert service.registry.current()["version"] == "0.1.1"
+    assert service.registry.current().version == "0.1.1"
     assert [e["event"] for e in service.registry.history()] == ["deployed", "deployed"]
 
 
@@ -189,7 +189,7 @@ def test_backfill_batch_keeps_per_day_gate_outcomes(service: Service) -> None:
     assert sorted(deployed) == passed
     assert all(deployed[d]["outcome"] == "deployed" for d in passed)
     assert {service.outcome(d) for d in blocked} == {"blocked"}
-    assert service.registry.current()["partition"] == passed[-1]
+    assert service.registry.current().partition == passed[-1]
     # Per-day metrics, as the UI plots them.
     metrics = materializations(result, "evaluation_metrics")
     assert sorted(metrics) == sorted(outcomes)
@@ -225,7 +225,7 @@ def test_changing_the_estimator_bumps_the_minor_version(service: Service) -> Non
     assert service.run("2026-03-01").success
     chosen = config(estimator="hist_gradient_boosting", hyperparameters={"max_iter": 20})
     assert service.run("2026-03-02", run_config=chosen).success
-    assert service.registry.current()["version"] == "0.2.0"
+    assert service.registry.current().version == "0.2.0"
 
 
 def write_days(directory: Path, days: list[str], target: str = "label") -> None:
@@ -243,7 +243,7 @@ def test_landing_directory_with_own_columns_needs_no_code_change(make_service) -
     service = make_service(data_dir=str(landing), target_column="label")
     result = service.run("2026-04-05")
     assert result.success, result.all_events
-    card = service.registry.card(service.registry.current()["version"])
+    card = service.registry.card(service.registry.current().version)
     assert card["features"] == ["f0", "f1", "f2", "f3", "f4"]
     assert card["window_days"] == [f"2026-04-0{d}" for d in range(1, 6)]
 
@@ -326,7 +326,7 @@ def test_missing_days_inside_the_window_are_tolerated(make_service) -> None:
     assert result.success
     model = materializations(result, "trained_model")["2026-04-06"]
     assert model["days_missing"] == ["2026-04-02", "2026-04-04", "2026-04-05"]
-    card = service.registry.card(service.registry.current()["version"])
+    card = service.registry.card(service.registry.current().version)
     assert card["window_days"] == ["2026-04-03", "2026-04-06"]
 
 
@@ -409,7 +409,7 @@ def test_switching_from_the_demo_to_own_data_starts_a_new_line(
     # inside the user's first window.
     demo = Service(tmp_path, instance)
     assert demo.run("2026-02-28").success and demo.run("2026-03-10").success
-    assert demo.registry.current()["version"] == "0.1.1"
+    assert demo.registry.current().version == "0.1.1"
     landing = tmp_path / "landing"
     landing.mkdir()
     for day in ("2026-03-01", "2026-03-02"):
@@ -421,7 +421,7 @@ def test_switching_from_the_demo_to_own_data_starts_a_new_line(
     # Not superseded by the demo's later day: the user's models go live, a new minor line.
     assert [real.outcome(d) for d in ("2026-03-01", "2026-03-02")] == ["deployed", "deployed"]
     current = real.registry.current()
-    assert (current["version"], current["partition"]) == ("0.2.1", "2026-03-02")
+    assert (current.version, current.partition) == ("0.2.1", "2026-03-02")
     card = real.registry.card("0.2.0")
     assert card["source"] == "landing" and card["features"] == ["a", "b"]
     assert real.registry.card("0.1.1")["source"] == "demo"
@@ -450,6 +450,6 @@ def test_a_new_feature_starts_the_window_at_the_change(make_service, tmp_path) -
     assert model["days_left_out"] == ["2026-03-01", "2026-03-02"]
     assert model["feature_names"] == ["a", "b", "c"]
     # A new kind of model: a minor version, judged by the threshold alone.
-    assert service.registry.current()["version"] == "0.2.0"
+    assert service.registry.current().version == "0.2.0"
     note = service.store.read_evaluation("2026-03-03")["champion_note"]
     assert note == "live model uses other features"

@@ -21,14 +21,14 @@ def test_rollback_to_previous_moves_the_pointer_records_why_and_announces(
     service: Service, httpserver: HTTPServer
 ) -> None:
     assert service.run("2026-03-01").success and service.run("2026-03-02").success
-    live = service.registry.current()["version"]
+    live = service.registry.current().version
     assert live == "0.1.1"
     httpserver.expect_request(PATH, method="POST").respond_with_json({"ok": True, "result": {}})
     service.with_telegram(telegram_for(httpserver))
 
     result = rollback(service, "previous", reason="accuracy dropped on fresh data")
     assert result.success
-    assert service.registry.current()["version"] == "0.1.0"
+    assert service.registry.current().version == "0.1.0"
     last = service.registry.history()[-1]
     assert (last["event"], last["version"], last["previous"]) == ("rolled_back", "0.1.0", "0.1.1")
     assert last["reason"] == "accuracy dropped on fresh data"
@@ -68,4 +68,4 @@ def test_rollback_to_an_unknown_or_missing_previous_version_fails_clearly(
         assert not result.success
         failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
         assert expected in failure.event_specific_data.error.message
-    assert service.registry.current()["version"] == "0.1.0"
+    assert service.registry.current().version == "0.1.0"

@@ -44,7 +44,7 @@ def launch(service: Service, how: str, days: list[str]) -> list[dg.ExecuteInProc
 def decisions(service: Service, days: list[str]) -> dict[str, Any]:
     """What a user can see of the days' decisions, without run ids and times."""
     registry = service.registry
-    current = registry.current() or {}
+    current = registry.current()
     return {
         "outcomes": {day: service.outcome(day) for day in days},
         "alerts": {
@@ -55,7 +55,7 @@ def decisions(service: Service, days: list[str]) -> dict[str, Any]:
             (e["event"], e["version"], e["partition"], e.get("previous") or e.get("live"))
             for e in registry.history()
         ],
-        "live": (current.get("version"), current.get("partition")),
+        "live": (current.version, current.partition) if current else None,
         "versions": registry.versions(),
     }
 

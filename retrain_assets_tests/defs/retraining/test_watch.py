@@ -108,7 +108,7 @@ def test_auto_rollback_restores_a_clearly_better_version_before_the_gate_judges(
     evaluation = service.store.read_evaluation("2026-03-08")
     assert evaluation["gate"]["champion_version"] == "0.1.0"
     assert service.outcome("2026-03-08") == "deployed"
-    assert service.registry.current()["previous"] == "0.1.0"
+    assert service.registry.current().previous == "0.1.0"
     # Dagster sees the rollback as well: the alert says what happened.
     assert "rolled back to 0.1.0" in service.store.read_outcome("2026-03-08").alert
     # A re-run of the decided day repeats its decision and rolls nothing back again, even with
@@ -118,7 +118,7 @@ def test_auto_rollback_restores_a_clearly_better_version_before_the_gate_judges(
     again = service.run("2026-03-08")
     assert again.success
     assert len(service.registry.history()) == events_before
-    assert service.registry.current()["version"] == "0.1.1"
+    assert service.registry.current().version == "0.1.1"
     records = service.instance.fetch_materializations(dg.AssetKey("live_model_metrics"), limit=10)
     assert len(records.records) == 2  # the re-run still scores the live model, for the plot
     latest = records.records[0].asset_materialization.metadata

@@ -1,0 +1,1 @@
+"""Tests of retrain_assets.defs.automation."""

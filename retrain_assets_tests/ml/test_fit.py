@@ -1,0 +1,159 @@
+"""ml/fit.py: fitting on the older rows only, the refit on the whole window, and the errors a
+user can cause (too few rows, one class, unknown estimator or hyperparameters)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from retrain_assets.ml import fit as training
+from retrain_assets.ml.fit import build_pipeline
+from retrain_assets.ml.model_file import model_to_bytes
+from retrain_assets.ml.window import DAY_COLUMN, TrainingError, assemble_window
+from retrain_assets_tests.support.training_rows import day_rows, fit, window_of
+
+
+def test_holdout_rows_are_never_used_for_fitting() -> None:
+    # Four normal days, then a newest day (exactly the last 20 %) whose labels are inverted: if
+    # any of those rows reached the fit, the model would differ.
+    frames = {f"2026-03-0{i}": day_rows(i) for i in range(1, 5)}
+    frames["2026-03-05"] = day_rows(5, flip=True)
+    window = window_of(frames)
+    model, holdout = fit(window, estimator="logistic_regression", params={})
+
+    older = window.frame.iloc[:160]
+    reference = build_pipeline("logistic_regression", {}).fit(
+        older[["a", "b"]].to_numpy(), older["target"].to_numpy()
+    )
+    assert model_to_bytes(model.pipeline) == model_to_bytes(reference)
+    pd.testing.assert_frame_equal(holdout, window.frame.iloc[160:])
+    assert (model.fit_rows, model.holdout_rows) == (160, 40)
+    assert model.fit_end_day == "2026-03-04"
+    assert model.holdout_start_day == "2026-03-05"
+    # The check has teeth: fitting on every row gives another model.
+    everything = build_pipeline("logistic_regression", {}).fit(
+        window.frame[["a", "b"]].to_numpy(), window.frame["target"].to_numpy()
+    )
+    assert model_to_bytes(everything) != model_to_bytes(reference)
+    # ...and the model trained on the older rows is fooled by the inverted newest day.
+    predictions = model.pipeline.predict(holdout[["a", "b"]].to_numpy())
+    assert (predictions == holdout["target"].to_numpy()).mean() < 0.3
+
+
+def test_refit_learns_every_row_of_the_window_with_the_same_recipe() -> None:
+    # The newest day is the holdout (its labels inverted): the judged model never saw it, the
+    # refit must have.
+    frames = {f"2026-03-0{i}": day_rows(i) for i in range(1, 5)}
+    frames["2026-03-05"] = day_rows(5, flip=True)
+    window = window_of(frames)
+    judged, holdout = fit(window, estimator="logistic_regression", params={"C": 0.5})
+
+    refitted = training.refit(judged, window, "target")
+
+    reference = build_pipeline("logistic_regression", {"C": 0.5}).fit(
+        window.frame[["a", "b"]].to_numpy(), window.frame["target"].to_numpy()
+    )
+    assert model_to_bytes(refitted.pipeline) == model_to_bytes(reference)
+    assert model_to_bytes(refitted.pipeline) != model_to_bytes(judged.pipeline)
+    assert (refitted.refit, judged.refit) == (True, False)
+    assert (refitted.fit_rows, refitted.fit_end_day) == (200, "2026-03-05")
+    # What the gate judged stays on record: its holdout and the data it came from.
+    assert (refitted.holdout_rows, refitted.holdout_start_day) == (40, "2026-03-05")
+    assert refitted.data_fingerprint == judged.data_fingerprint
+    assert (refitted.estimator, refitted.params) == (judged.estimator, judged.params)
+
+
+def test_split_inside_a_day_reports_days_in_time_order() -> None:
+    frames = {
+        f"2026-03-0{i}": day_rows(i, n=n)
+        for i, n in zip(range(1, 5), [50, 50, 50, 30], strict=True)
+    }
+    model, holdout = fit(window_of(frames), holdout_fraction=0.25)  # 45 rows: 15 of day 3
+    assert model.holdout_rows == 45 and len(holdout) == 45
+    assert model.fit_end_day == "2026-03-03"
+    assert model.holdout_start_day == "2026-03-03"
+    assert holdout[DAY_COLUMN].tolist() == ["2026-03-03"] * 15 + ["2026-03-04"] * 30
+
+
+def test_too_few_rows_names_the_setting() -> None:
+    window = window_of({"2026-03-01": day_rows(1, n=20), "2026-03-02": day_rows(2, n=20)})
+    with pytest.raises(TrainingError) as info:
+        fit(window, min_train_rows=50)
+    message = str(info.value)
+    assert "only 40 row(s)" in message
+    assert "2026-03-01..2026-03-02" in message
+    assert "minimum of 50" in message
+    assert "RETRAIN_MIN_TRAIN_ROWS" in message
+
+
+def test_single_class_in_the_training_rows_names_class_and_column() -> None:
+    ones = day_rows(1)
+    ones["label"] = "spam"
+    later = day_rows(2)
+    later["label"] = np.where(later["a"] > 0, "spam", "ham")
+    frames = {"2026-03-01": ones.drop(columns="target"), "2026-03-02": later.drop(columns="target")}
+    window = assemble_window(frames, {}, sorted(frames), "label")
+    with pytest.raises(TrainingError) as info:
+        fit(window, target="label", holdout_fraction=0.5)
+    message = str(info.value)
+    assert "single class" in message
+    assert "'spam'" in message
+    assert "column 'label'" in message
+
+
+def test_unknown_estimator() -> None:
+    window = window_of({"2026-03-01": day_rows(1)})
+    with pytest.raises(TrainingError) as info:
+        fit(window, estimator="xgboost", params={})
+    message = str(info.value)
+    assert "unknown estimator 'xgboost'" in message
+    assert "hist_gradient_boosting, logistic_regression, random_forest" in message
+
+
+def test_unknown_hyperparameter() -> None:
+    window = window_of({"2026-03-01": day_rows(1)})
+    with pytest.raises(TrainingError) as info:
+        fit(window, params={"n_trees": 5})
+    message = str(info.value)
+    assert "bad hyperparameters for random_forest" in message
+    assert "n_trees" in message
+
+
+@pytest.mark.parametrize(
+    ("estimator", "params", "name"),
+    [
+        ("random_forest", {"n_estimators": 0}, "n_estimators"),
+        ("random_forest", {"n_estimators": "ten"}, "n_estimators"),
+        ("hist_gradient_boosting", {"learning_rate": -1.0}, "learning_rate"),
+        ("logistic_regression", {"C": -1.0}, "C"),
+    ],
+)
+def test_bad_hyperparameter_value(estimator: str, params: dict, name: str) -> None:
+    window = window_of({"2026-03-01": day_rows(1)})
+    with pytest.raises(TrainingError) as info:
+        fit(window, estimator=estimator, params=params)
+    message = str(info.value)
+    assert f"bad hyperparameters for {estimator}" in message
+    assert f"'{name}'" in message
+
+
+def test_data_fingerprint_follows_the_data() -> None:
+    frames = {f"2026-03-0{i}": day_rows(i) for i in range(1, 4)}
+    first, _ = fit(window_of(frames))
+    again, _ = fit(window_of({d: f.copy() for d, f in frames.items()}))
+    frames["2026-03-02"].loc[3, "a"] += 1.0
+    changed, _ = fit(window_of(frames))
+    assert first.data_fingerprint == again.data_fingerprint
+    assert changed.data_fingerprint != first.data_fingerprint
+
+
+@pytest.mark.parametrize("estimator", sorted(training.ESTIMATORS))
+def test_partial_nulls_are_handled_inside_the_model(estimator: str) -> None:
+    frames = {f"2026-03-0{i}": day_rows(i) for i in range(1, 4)}
+    frames["2026-03-01"].loc[:5, "a"] = np.nan
+    model, _ = fit(window_of(frames), estimator=estimator, params={})
+    # Trees take NaN natively; the others impute inside the saved pipeline.
+    assert ("impute" in model.pipeline.named_steps) == (estimator in training.NEEDS_IMPUTER)
+    predicted = model.pipeline.predict(np.array([[np.nan, 1.0], [np.nan, -1.0]]))
+    assert len(predicted) == 2

@@ -1,0 +1,107 @@
+"""fsutil.py: the one atomic-write helper (whole or not at all, durable when asked), JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from retrain_assets import fsutil
+from retrain_assets.fsutil import dump_json, write_atomic
+
+
+def files_in(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_write_atomic_creates_parents_and_replaces_content(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "file.json"
+    write_atomic(path, b"first")
+    write_atomic(path, b"second")
+    assert path.read_bytes() == b"second"
+    assert files_in(path.parent) == ["file.json"]
+
+
+def test_failed_replace_keeps_old_content_and_leaves_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "current.json"
+    write_atomic(path, b"old")
+
+    def broken_replace(src, dst):
+        raise OSError("disk went away")
+
+    monkeypatch.setattr(fsutil.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk went away"):
+        write_atomic(path, b"new content")
+    assert path.read_bytes() == b"old"
+    assert files_in(tmp_path) == ["current.json"]
+
+
+def test_failure_while_writing_keeps_old_content_and_leaves_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "card.json"
+    write_atomic(path, b"old")
+
+    def broken_fsync(fd):
+        raise OSError("I/O error")
+
+    monkeypatch.setattr(fsutil.os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="I/O error"):
+        write_atomic(path, b"new")
+    assert path.read_bytes() == b"old"
+    assert files_in(tmp_path) == ["card.json"]
+
+
+def test_only_durable_writes_wait_for_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real_fsync = fsutil.os.fsync
+    monkeypatch.setattr(fsutil.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    write_atomic(tmp_path / "card.json", b"kept")
+    assert len(synced) == 2  # the file, then its folder's entry
+    synced.clear()
+    write_atomic(tmp_path / "model.skops", b"working file", durable=False)
+    assert synced == [] and (tmp_path / "model.skops").read_bytes() == b"working file"
+    assert files_in(tmp_path) == ["card.json", "model.skops"]  # renamed whole, no temp left
+
+
+def test_interrupt_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "x.bin"
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fsutil.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, b"data")
+    assert files_in(tmp_path) == []
+
+
+def test_dump_json_is_stable() -> None:
+    assert dump_json({"b": 1, "a": [1, 2]}) == dump_json({"a": [1, 2], "b": 1})
+    assert json.loads(dump_json({"when": pd.Timestamp("2026-03-05")})) == {
+        "when": "2026-03-05 00:00:00"
+    }
+
+
+def test_write_atomic_fsyncs_the_file_and_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    real = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(fsutil.os, "fsync", recording_fsync)
+    write_atomic(tmp_path / "f.json", b"{}")
+    assert len(synced) == 2
+    assert Path(synced[0]).parent == tmp_path and Path(synced[0]).name.startswith(".f.json.")
+    assert synced[1] == str(tmp_path)
