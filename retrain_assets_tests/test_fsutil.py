@@ -25,36 +25,22 @@ def test_write_atomic_creates_parents_and_replaces_content(tmp_path: Path) -> No
     assert files_in(path.parent) == ["file.json"]
 
 
-def test_failed_replace_keeps_old_content_and_leaves_no_temp_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("step", "error"), [("replace", "disk went away"), ("fsync", "I/O error")])
+def test_a_failed_step_keeps_old_content_and_leaves_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, error: str
 ) -> None:
+    # replace: the rename that publishes the file; fsync: the write before it.
     path = tmp_path / "current.json"
     write_atomic(path, b"old")
 
-    def broken_replace(src, dst):
-        raise OSError("disk went away")
+    def broken(*_args: object) -> None:
+        raise OSError(error)
 
-    monkeypatch.setattr(fsutil.os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk went away"):
+    monkeypatch.setattr(fsutil.os, step, broken)
+    with pytest.raises(OSError, match=error):
         write_atomic(path, b"new content")
     assert path.read_bytes() == b"old"
     assert files_in(tmp_path) == ["current.json"]
-
-
-def test_failure_while_writing_keeps_old_content_and_leaves_no_temp_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "card.json"
-    write_atomic(path, b"old")
-
-    def broken_fsync(fd):
-        raise OSError("I/O error")
-
-    monkeypatch.setattr(fsutil.os, "fsync", broken_fsync)
-    with pytest.raises(OSError, match="I/O error"):
-        write_atomic(path, b"new")
-    assert path.read_bytes() == b"old"
-    assert files_in(tmp_path) == ["card.json"]
 
 
 def test_only_durable_writes_wait_for_the_disk(
