@@ -38,9 +38,12 @@ from sklearn.metrics import (
 )
 
 from retrain_assets.ml.fit import build_pipeline
+from retrain_assets.settings import load_settings
 
-HOLDOUT_FRACTION = 0.2  # RETRAIN_HOLDOUT_FRACTION's default, as the pipeline runs it
-ACCURACY_THRESHOLD = 0.8  # RETRAIN_ACCURACY_THRESHOLD's default: a passing day is refitted
+# The service's defaults, as the pipeline runs them: a passing day (threshold) is refitted.
+_DEFAULTS = load_settings({})
+HOLDOUT_FRACTION = _DEFAULTS.holdout_fraction
+ACCURACY_THRESHOLD = _DEFAULTS.accuracy_threshold
 
 
 def window_days(day: str, window: int, start_date: str) -> list[str]:

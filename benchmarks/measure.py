@@ -139,6 +139,9 @@ class TreeSampler:
             self.sample()
 
     def start(self) -> None:
+        # Sampled once before returning: a workload's `before` (the processes it does not
+        # count, e.g. the daemon and the webserver) must see the whole tree already.
+        self.sample()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 

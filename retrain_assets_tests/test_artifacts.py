@@ -1,5 +1,7 @@
-"""artifacts.py: the pipeline's own files per day (raw rows, the judged model, the evaluation,
-the outcome), written whole and read back or named as missing."""
+"""artifacts.py: the pipeline's own files per day, written whole and read back.
+
+Raw rows, the judged model, the evaluation and the outcome; a missing one is named.
+"""
 
 from __future__ import annotations
 

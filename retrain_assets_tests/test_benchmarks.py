@@ -1,24 +1,32 @@
-"""The benchmark harness: its ratios only mean something if bare does the pipeline's ML and the
-measurements are the measured process's own. No timings are asserted here."""
+"""benchmarks/: bare does the pipeline's ML and measurements are the process's own.
 
+The ratios only mean something if both hold. No timings are asserted here.
+"""
+
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from benchmarks import bare
 from benchmarks.data import TARGET, days_from, write_days
-from benchmarks.measure import run_measured
+from benchmarks.measure import TreeSampler, run_measured
 from benchmarks.run import goal_report
 from retrain_assets.data.landing import LandingDirSource
 from retrain_assets.defs.partitions import window_of
 from retrain_assets.ml.fit import fit_window
 from retrain_assets.ml.metrics import evaluate
 from retrain_assets.ml.window import assemble_window
-from retrain_assets_tests.conftest import TEST_WINDOW_DAYS
+from retrain_assets.settings import settings
 
 FIRST = "2026-01-01"
 REPO = Path(__file__).resolve().parents[1]  # the launcher runs as `python -m benchmarks.measure`
+
+WINDOW_DAYS = settings().window_days  # the in-process tests' window (conftest.py)
 
 
 @pytest.mark.parametrize(
@@ -35,7 +43,7 @@ def test_bare_computes_what_the_pipeline_computes(
         tmp_path / "landing",
         tmp_path / "models",
         days[-1],
-        window=TEST_WINDOW_DAYS,
+        window=WINDOW_DAYS,
         start_date=FIRST,
         estimator=estimator,
         params=params,
@@ -66,7 +74,7 @@ def test_bare_computes_what_the_pipeline_computes(
 
 def test_bare_window_clips_at_the_start_date_like_the_pipeline() -> None:
     for day in ("2026-01-03", "2026-02-10"):
-        assert bare.window_days(day, TEST_WINDOW_DAYS, FIRST) == window_of(day)
+        assert bare.window_days(day, WINDOW_DAYS, FIRST) == window_of(day)
 
 
 def test_measured_peak_rss_is_the_child_s_own(tmp_path: Path) -> None:
@@ -109,3 +117,27 @@ def test_goal_report_judges_ratio_and_memory_above_the_interpreter() -> None:
     over = goal_report("history_upload", {"ratio": 1.2, "overhead_cpu_s_per_day": 0.31})
     assert over["ratio_met"] is True and over["overhead_met"] is False
     assert goal_report("sensor_latency", {"ratio": None}) == {}
+
+
+def test_a_sampler_knows_the_whole_tree_when_it_starts() -> None:
+    # A workload counts the processes that appear after its start; the ones running before
+    # (dagster dev's daemon and webserver) must already be known, or they count as its work.
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess; subprocess.run(['sleep', '60'])"],
+        start_new_session=True,
+    )
+    try:
+        probe = TreeSampler(root=parent.pid)
+        deadline = time.monotonic() + 60
+        while len(probe.seen) < 2 and time.monotonic() < deadline:  # until the child runs
+            probe.sample()
+        assert len(probe.seen) == 2
+        sampler = TreeSampler(root=parent.pid, interval_s=3600.0)  # its thread never samples
+        sampler.start()
+        try:
+            assert set(sampler.seen) == set(probe.seen)
+        finally:
+            sampler.stop()
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)  # the sleep too
+        parent.wait()

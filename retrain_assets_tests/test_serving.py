@@ -1,4 +1,4 @@
-"""retrain_assets.serving: load a published model and predict by feature name."""
+"""serving.py: load a published model and predict by feature name."""
 
 from __future__ import annotations
 

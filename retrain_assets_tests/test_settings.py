@@ -1,4 +1,4 @@
-"""retrain_assets.settings: defaults, every RETRAIN_* variable, errors that name the variable."""
+"""settings.py: defaults, every RETRAIN_* variable, errors that name the variable."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""retrain-assets backfill: its arguments and its errors, without a webserver."""
+"""cli/backfill.py: retrain-assets backfill's arguments and errors, without a webserver."""
 
 import pytest
 

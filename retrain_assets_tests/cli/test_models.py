@@ -1,5 +1,7 @@
-"""retrain-assets list|show|verify|predict|rollback|prune against a registry of real models,
-through main() as the console script calls it, plus the installed script itself once."""
+"""cli/models.py: list, show, verify, predict, rollback, prune on real models.
+
+Through main() as the console script calls it, plus the installed script itself once.
+"""
 
 from __future__ import annotations
 

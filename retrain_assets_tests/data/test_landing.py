@@ -1,5 +1,4 @@
-"""data/landing.py: reading a day from the landing directory, scanning it, and what it refuses to
-read."""
+"""data/landing.py: reading, scanning and refusing files in the landing directory."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Resources: built from settings and the environment, the token kept out of visible config."""
+"""defs/resources.py: resources built from settings; the token kept out of config."""
 
 import dagster as dg
 import pytest

@@ -1,5 +1,6 @@
-"""Faults in the production topology: PostgreSQL restarting mid-run, the daemon killed, two days
-submitted at once.
+"""Faults in the production topology: PostgreSQL restarting, the daemon killed, a double submit.
+
+PostgreSQL restarts mid-run, the daemon is killed, two days are submitted at once.
 
 Each test runs docker-compose.yml's Dagster services (code server, webserver, daemon) as processes
 with the project's dagster.yaml, against a fresh PostgreSQL database (support/postgres.py), submits

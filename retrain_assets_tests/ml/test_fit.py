@@ -1,5 +1,7 @@
-"""ml/fit.py: fitting on the older rows only, the refit on the whole window, and the errors a
-user can cause (too few rows, one class, unknown estimator or hyperparameters)."""
+"""ml/fit.py: fitting on the older rows only, the refit, and the errors users cause.
+
+Too few rows, one class, an unknown estimator or hyperparameter.
+"""
 
 from __future__ import annotations
 

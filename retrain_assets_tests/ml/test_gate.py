@@ -1,4 +1,4 @@
-"""ml.gate: fair champions, the paired comparison, the gate's rules and their messages."""
+"""ml/gate.py: fair champions, the paired comparison, the gate's rules and their messages."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ModelInfo: a trained model's facts, as written beside its file and onto its card."""
+"""ml/info.py: ModelInfo, a trained model's facts beside its file and on its card."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""ml.judge: a day's candidate judged against the live model on the rows neither saw."""
+"""ml/judge.py: a day's candidate judged against the live model on the rows neither saw."""
 
 from __future__ import annotations
 

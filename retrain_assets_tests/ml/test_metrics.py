@@ -1,4 +1,4 @@
-"""ml.metrics: holdout metrics checked by hand and against scikit-learn's own predictions."""
+"""ml/metrics.py: holdout metrics checked by hand and against scikit-learn's own predictions."""
 
 from __future__ import annotations
 

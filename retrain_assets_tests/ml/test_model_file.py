@@ -1,5 +1,4 @@
-"""ml/model_file.py: model files that are reproducible and load without pickle; crafted or
-foreign files are refused."""
+"""ml/model_file.py: reproducible model files, loaded without pickle; foreign ones refused."""
 
 from __future__ import annotations
 

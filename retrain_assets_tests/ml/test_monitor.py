@@ -1,4 +1,4 @@
-"""retrain_assets.ml.monitor: the live model on fresh rows, and the automatic rollback rule."""
+"""ml/monitor.py: the live model on fresh rows, and the automatic rollback rule."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""registry/files.py: reading the registry, checked: versions, model bytes, the live pointer,
-the history, and what a person may leave there by hand."""
+"""registry/files.py: reading versions, model bytes, the live pointer and the history.
+
+Each read is checked, and files a person may leave there by hand are ignored or named.
+"""
 
 from __future__ import annotations
 

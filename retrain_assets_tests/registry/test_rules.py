@@ -1,11 +1,21 @@
-"""registry/rules.py: version numbers and the deploy rule (which event, which version, what is
-live), as a deploy applies them."""
+"""registry/rules.py: version numbers and the deploy rule (event, version, what is live).
+
+Applied by a deploy, and on a snapshot without files.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from retrain_assets.registry import FIRST_VERSION, ModelRegistry, VersionEntry, next_version
+from retrain_assets.registry import (
+    FIRST_VERSION,
+    ModelRegistry,
+    RegistrySnapshot,
+    VersionEntry,
+    next_version,
+    switched_source,
+    version_key,
+)
 from retrain_assets_tests.support.registry_files import make_card, read_history, sha, snapshot
 
 
@@ -196,3 +206,40 @@ def test_plan_predicts_what_deploy_then_does(tmp_path: Path) -> None:
         ("superseded", "0.1.1"),
         ("deployed", "0.2.0"),
     ]
+
+
+# ---- the rule itself, without files -----------------------------------------------------------
+
+AB = ("a", "b")
+
+
+def test_plan_decides_event_and_version_from_the_snapshot_alone() -> None:
+    one = VersionEntry("0.1.0", "s1", AB, "random_forest", "landing")
+    two = VersionEntry("0.1.1", "s2", AB, "random_forest", "landing")
+    live = RegistrySnapshot((one, two), live_version="0.1.1", live_partition="2026-03-10")
+
+    def plan(sha: str, day: str, **kinds: object) -> tuple[str, str, str | None, bool]:
+        options = {"features": ["b", "a"], "estimator": "random_forest", "source": "landing"}
+        result = live.plan(sha256=sha, partition=day, **{**options, **kinds})
+        return result.event, result.version, result.live, result.created
+
+    assert plan("new", "2026-03-11") == ("deployed", "0.1.2", "0.1.2", True)
+    assert plan("new", "2026-03-10") == ("deployed", "0.1.2", "0.1.2", True)  # same day again
+    assert plan("new", "2026-03-09") == ("superseded", "0.1.2", "0.1.1", True)  # a backfill
+    assert plan("s2", "2026-03-11") == ("unchanged", "0.1.1", "0.1.1", False)  # live already
+    assert plan("s1", "2026-03-11") == ("deployed", "0.1.0", "0.1.0", False)  # reused
+    assert plan("new", "2026-03-11", features=["c"]) == ("deployed", "0.2.0", "0.2.0", True)
+    # The user's own data after the demo: an older day still goes live, on a new minor line.
+    assert plan("new", "2026-03-01", source="demo") == ("deployed", "0.2.0", "0.2.0", True)
+    empty = RegistrySnapshot().plan(
+        sha256="x", features=["a"], estimator=None, partition="2026-01-01"
+    )
+    assert (empty.event, empty.version, empty.previous_live) == ("deployed", FIRST_VERSION, None)
+
+
+def test_versions_compare_as_numbers_and_unknown_sources_never_switch() -> None:
+    assert sorted(["0.1.10", "0.1.9", "1.0.0", "0.2.0"], key=version_key) == [
+        "0.1.9", "0.1.10", "0.2.0", "1.0.0"
+    ]  # fmt: skip
+    assert switched_source("demo", "landing") and not switched_source("demo", "demo")
+    assert not switched_source(None, "landing") and not switched_source("demo", None)

@@ -1,5 +1,4 @@
-"""registry/store.py: deploy and roll back: what a deploy writes, under a strict umask, against
-a plan the registry moved away from."""
+"""registry/store.py: deploy and roll back, under a strict umask, against a moved plan."""
 
 from __future__ import annotations
 

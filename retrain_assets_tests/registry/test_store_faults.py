@@ -1,5 +1,4 @@
-"""registry/store.py under faults: a deploy interrupted or killed at every filesystem step,
-and deploys racing each other."""
+"""registry/store.py under faults: deploys interrupted or killed at every step, or racing."""
 
 from __future__ import annotations
 

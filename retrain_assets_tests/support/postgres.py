@@ -66,6 +66,15 @@ class PgServer:
         assert last is not None
         raise last
 
+    def admin_execute(self, sql: str) -> None:
+        """One statement on the maintenance database (CREATE or DROP DATABASE)."""
+        conn = self.admin_connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            conn.close()
+
 
 @dataclass(frozen=True)
 class PgDatabase:
@@ -151,19 +160,9 @@ def fresh_pg_database(prefix: str = "retrain_e2e") -> Iterator[PgDatabase]:
     # Lock first: another worker may be restarting the server right now.
     with postgres_server_lock(server, exclusive=False):
         require_postgres(server)
-        conn = server.admin_connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            conn.close()
+        server.admin_execute(f'CREATE DATABASE "{name}"')
         try:
             yield PgDatabase(server, name)
         finally:
-            conn = server.admin_connect()
-            try:
-                with conn.cursor() as cur:
-                    # FORCE (PostgreSQL 13+) ends sessions a killed process may have left behind.
-                    cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                conn.close()
+            # FORCE (PostgreSQL 13+) ends sessions a killed process may have left behind.
+            server.admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -47,6 +47,10 @@ class FakeTime:
         self.sleeps.append(seconds)
         self.now += seconds
 
+    def client(self, url: str, **overrides: Any) -> TelegramClient:
+        """make_client on this clock: waits are recorded, never slept."""
+        return make_client(url, sleep=self.sleep, clock=self.clock, **overrides)
+
 
 def api_url(server: HTTPServer) -> str:
     # Trailing slash on purpose: the client must not produce "//bot...".

@@ -1,5 +1,4 @@
-"""telegram/client.py against a real HTTP server on 127.0.0.1: retries, Telegram's
-retry_after, the time budget, timeouts.
+"""telegram/client.py: retries, retry_after, the time budget and timeouts, over HTTP.
 
 Nothing in requests is mocked: every test talks HTTP to pytest-httpserver (or to a closed port).
 Only time is injected where a test would otherwise have to wait for real.
@@ -81,13 +80,7 @@ def test_429_retry_after_is_capped(httpserver: HTTPServer) -> None:
     httpserver.expect_ordered_request(SEND_PATH).respond_with_json(OK_BODY)
     fake = FakeTime()
 
-    client = make_client(
-        api_url(httpserver),
-        budget_s=30.0,
-        max_retry_after_s=2.0,
-        sleep=fake.sleep,
-        clock=fake.clock,
-    )
+    client = fake.client(api_url(httpserver), budget_s=30.0, max_retry_after_s=2.0)
     result = client.send_message("hello")
 
     assert result.delivered is True
@@ -99,7 +92,7 @@ def test_429_longer_than_the_budget_gives_up_without_sleeping(httpserver: HTTPSe
     httpserver.expect_request(SEND_PATH).respond_with_json(body, status=429)
     fake = FakeTime()
 
-    client = make_client(api_url(httpserver), budget_s=5.0, sleep=fake.sleep, clock=fake.clock)
+    client = fake.client(api_url(httpserver), budget_s=5.0)
     result = client.send_message("hello")
 
     assert result.delivered is False
@@ -130,14 +123,7 @@ def test_max_attempts_bounds_retries_with_growing_backoff(httpserver: HTTPServer
     httpserver.expect_request(SEND_PATH).respond_with_json(BODY_500, status=500)
     fake = FakeTime()
 
-    client = make_client(
-        api_url(httpserver),
-        budget_s=1_000.0,
-        backoff_s=1.0,
-        max_attempts=3,
-        sleep=fake.sleep,
-        clock=fake.clock,
-    )
+    client = fake.client(api_url(httpserver), budget_s=1_000.0, backoff_s=1.0, max_attempts=3)
     result = client.send_message("hello")
 
     assert result.delivered is False
@@ -154,14 +140,7 @@ def test_never_sleeps_past_the_budget(httpserver: HTTPServer) -> None:
     fake = FakeTime()
     started = fake.now
 
-    client = make_client(
-        api_url(httpserver),
-        budget_s=1.0,
-        backoff_s=0.3,
-        max_attempts=50,
-        sleep=fake.sleep,
-        clock=fake.clock,
-    )
+    client = fake.client(api_url(httpserver), budget_s=1.0, backoff_s=0.3, max_attempts=50)
     result = client.send_message("hello")
 
     assert result.delivered is False

@@ -1,5 +1,7 @@
-"""telegram/redact.py: the bot token never reaches a result, a log line or an exception text,
-over every kind of reply a real HTTP peer gives."""
+"""telegram/redact.py: the bot token never reaches a result, a log line or an error.
+
+Over every kind of reply a real HTTP peer gives.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What one Bot API reply means for a send (retrain_assets.telegram.replies)."""
+"""telegram/replies.py: what one Bot API reply means for a send."""
 
 import json
 

@@ -1,12 +1,12 @@
-"""rollback_job from the launchpad: verified, recorded with its reason, visible, announced."""
+"""defs/automation/rollback.py: rollback_job verified, recorded, visible, announced."""
 
 import json
 
 import dagster as dg
 from pytest_httpserver import HTTPServer
 
-from retrain_assets_tests.conftest import Service
 from retrain_assets_tests.support.inprocess import PATH, telegram_for
+from retrain_assets_tests.support.service import Service
 
 
 def rollback(service: Service, version: str, reason: str = "") -> dg.ExecuteInProcessResult:

@@ -1,5 +1,7 @@
-"""defs/automation/schedules.py: the nightly schedule and its catch-up, evaluated with Dagster's
-own test contexts."""
+"""defs/automation/schedules.py: the nightly schedule and its catch-up.
+
+Evaluated with Dagster's own test contexts.
+"""
 
 import datetime as dt
 from pathlib import Path

@@ -1,5 +1,7 @@
-"""defs/automation/sensors.py: the landing-directory sensor, evaluated with Dagster's own test
-contexts and a clock pinned by partition_loading_context."""
+"""defs/automation/sensors.py: the landing-directory sensor and its ranges of days.
+
+Evaluated with Dagster's own test contexts and a clock pinned by partition_loading_context.
+"""
 
 import datetime as dt
 import json

@@ -1,5 +1,7 @@
-"""defs/notifications/hooks.py: the Telegram messages of real in-process runs of retrain_job,
-against a local Bot API server."""
+"""defs/notifications/hooks.py: Telegram messages of real in-process runs.
+
+Every test runs retrain_job in process against a local Bot API server.
+"""
 
 import json
 import logging
@@ -11,8 +13,8 @@ from pytest_httpserver import HTTPServer
 
 from retrain_assets.data.demo import demo_day
 from retrain_assets.defs.resources import TelegramResource
-from retrain_assets_tests.conftest import Service
 from retrain_assets_tests.support.inprocess import CHAT, PATH, TOKEN, UI, telegram_for
+from retrain_assets_tests.support.service import Service
 
 
 def sent(server: HTTPServer) -> list[dict]:

@@ -1,4 +1,4 @@
-"""One day, one decision: the same days give the same verdicts and registry, however launched.
+"""defs/retraining/: one day, one decision: the same verdicts and registry however launched.
 
 Each launch path a user has is run here in process on fresh storage and a fresh registry:
 one run per day (schedule, sensor for one file, CLI job backfill), one range run (a range
@@ -18,7 +18,7 @@ import pytest
 from retrain_assets.data.demo import demo_day, demo_is_bad_day
 from retrain_assets.defs.automation.sensors import evaluate_landing_dir
 from retrain_assets.defs.partitions import days_between
-from retrain_assets_tests.conftest import FAST_MODEL, Service
+from retrain_assets_tests.support.service import FAST_MODEL, Service
 
 DEMO_DAYS = days_between("2026-01-26", "2026-02-06")  # 2026-01-30 is a faulty demo day
 

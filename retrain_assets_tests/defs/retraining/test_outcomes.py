@@ -1,4 +1,4 @@
-"""Day outcomes as run tags, and the failure that names a run's failed days."""
+"""defs/retraining/outcomes.py: day outcomes as run tags; the failure naming failed days."""
 
 from retrain_assets.artifacts import DayRecord
 from retrain_assets.defs.retraining.outcomes import (

@@ -1,4 +1,4 @@
-"""live_model_metrics and the automatic rollback, run by the retraining op in process."""
+"""defs/retraining/watch.py: live_model_metrics and the automatic rollback, in process."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The code location as Dagster loads it: names, groups, kinds, partitions, default statuses."""
+"""definitions.py: the code location as Dagster loads it, and its snapshot."""
 
 import dagster as dg
 from dagster._core.definitions.dependency import NodeHandle
