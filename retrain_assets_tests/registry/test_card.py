@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from retrain_assets.registry import ModelCard, ModelRegistry
+from retrain_assets.registry import LivePointer, ModelCard, ModelRegistry
 from retrain_assets_tests.support.registry_files import make_card, sha
 
 
@@ -78,3 +78,17 @@ def test_a_card_reads_typed_with_one_default_per_fact_and_stays_its_json(tmp_pat
                                "features": ["a"], "metrics": {"accuracy": "n/a"}})  # fmt: skip
     assert (old.classes, old.source, old.fit_end_day, old.refit) == (None, None, None, False)
     assert old.accuracy is None and old.get("created_at", "-") == "-"
+
+
+def test_current_json_reads_as_a_live_pointer_and_is_written_from_one(tmp_path: Path) -> None:
+    reg = ModelRegistry(tmp_path, "classifier")
+    reg.deploy(b"model-1", make_card(), partition="2026-03-05", run_id="r1")
+    live = reg.current()
+    assert isinstance(live, LivePointer)
+    assert live.as_dict() == json.loads(reg.current_path.read_text())  # what the file holds
+    assert (live.event, live.previous, live.newest_decided) == ("deployed", None, "2026-03-05")
+    # A pointer from before events and rollbacks were recorded reads with the defaults.
+    old = LivePointer.from_dict({"version": "0.1.0", "partition": "2026-01-01"})
+    assert (old.event, old.decided_through, old.newest_decided) == (
+        "deployed", None, "2026-01-01"
+    )  # fmt: skip
