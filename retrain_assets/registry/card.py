@@ -1,5 +1,7 @@
-"""The registry's two records, typed: ModelCard (a version's card.json, still the JSON object for
-readers) and LivePointer (current.json)."""
+"""The registry's records, typed: ModelCard (a version's card.json) and LivePointer (current.json).
+
+A ModelCard still reads as the JSON object it was written as.
+"""
 
 from __future__ import annotations
 
