@@ -111,10 +111,10 @@ def load_from(registry: ModelRegistry, version: str = LIVE) -> PublishedModel:
     if not isinstance(version, str):
         raise RegistryError(f"version must be 'live', 'previous' or X.Y.Z, not {version!r}")
     if version == LIVE:
-        live = registry.current()
+        live = registry.live_version()
         if live is None:
             raise RegistryError(f"{registry.model_name}: no version is live yet in {registry.root}")
-        version = live.version
+        version = live
     version = registry.resolve(version)
     data = registry.load_bytes(version)  # raises if the file fails its checksum
     return PublishedModel(version, registry.card(version), model_from_bytes(data))

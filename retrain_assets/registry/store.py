@@ -119,7 +119,14 @@ class ModelRegistry(RegistryFiles):
     ) -> None:
         at = now()
         pointer = LivePointer(
-            card.version, partition, card.sha256, run_id, at, event, previous, decided_through
+            version=card.version,
+            partition=partition,
+            sha256=card.sha256,
+            run_id=run_id,
+            deployed_at=at,
+            event=event,
+            previous=previous,
+            decided_through=decided_through,
         )
         write_atomic(self.current_path, dump_json(pointer.as_dict()))
         self._append_history(
