@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import skops
 import skops.io as sio
+from isal import isal_zlib
 from sklearn.pipeline import Pipeline
 from skops.io._utils import SaveContext, get_state  # skops' own dump steps, see model_to_bytes
 from skops.io.exceptions import UntrustedTypesFoundException
@@ -45,7 +46,10 @@ class _OrderedSaveContext(SaveContext):
 
 
 class _FixedTimeZipFile(zipfile.ZipFile):
-    """A zip writer that stamps every entry with one fixed time (skops stamps the clock's)."""
+    """A zip writer that stamps every entry with one fixed time (skops stamps the clock's) and
+    deflates with ISA-L instead of zlib: the same deflate format and about the same size as
+    zlib's level 1 (3.99x against 4.09x on a 33 MB forest), for a fifth of the CPU (0.08 s
+    against 0.37 s). Any zip reader, skops' included, inflates it with plain zlib."""
 
     def writestr(
         self,
@@ -60,20 +64,25 @@ class _FixedTimeZipFile(zipfile.ZipFile):
             compresslevel = self.compresslevel if compresslevel is None else compresslevel
         super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
 
+    def _open_to_write(self, zinfo: zipfile.ZipInfo, force_zip64: bool = False) -> Any:
+        # zipfile takes its compressor from zlib; this is its one place to swap it (3.11-3.13)
+        writer = super()._open_to_write(zinfo, force_zip64)
+        if zinfo.compress_type == zipfile.ZIP_DEFLATED:
+            writer._compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, -15)
+        return writer
 
-def model_to_bytes(pipeline: Pipeline, *, compress: bool = True) -> bytes:
+
+def model_to_bytes(pipeline: Pipeline) -> bytes:
     """skops bytes made reproducible: the same model always gives the same sha256, so the
     registry sees a re-deployed identical model as identical.
 
     skops.io.dumps with two things fixed (object numbering, entry times); the format is
-    skops' own, loaded by skops.io.loads. Compressed with deflate level 1: a forest's arrays
-    shrink about fourfold, for four times the CPU of an uncompressed dump (0.23 s against 0.06
-    s for a 100-tree forest on 22k rows); zlib's default level 6 takes three times as long
-    again for ~20 % more.
+    skops' own, loaded by skops.io.loads. Compressed, a forest's arrays shrink about fourfold
+    (ISA-L's deflate level 1, see _FixedTimeZipFile); zlib's default level 6 would take about
+    fifteen times the CPU for ~20 % more.
     """
     buffer = io.BytesIO()
-    kind = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    with _FixedTimeZipFile(buffer, "w", compression=kind, compresslevel=1) as zf:
+    with _FixedTimeZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         context = _OrderedSaveContext(zip_file=zf)
         state = get_state(pipeline, context)
         context.clear_memo()

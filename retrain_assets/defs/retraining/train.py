@@ -53,16 +53,14 @@ class Candidate:
 
 
 def publishable(candidate: Candidate, target: str, *, refit_window: bool) -> Candidate:
-    """What the registry gets once the gate passed, in its compressed file: the candidate fitted
-    again on its whole window (RETRAIN_REFIT), or the judged model itself."""
+    """What the registry gets once the gate passed: the candidate fitted again on its whole
+    window (RETRAIN_REFIT), or the judged model's own file."""
     if refit_window:
         model = refit(candidate.model, candidate.window, target)
         model_bytes = model_to_bytes(model.pipeline)
         info = candidate.info.refitted(model, sha256(model_bytes))
         return replace(candidate, model=model, model_bytes=model_bytes, info=info)
-    model_bytes = model_to_bytes(candidate.model.pipeline)
-    info = candidate.info.published_as(sha256(model_bytes))
-    return replace(candidate, model_bytes=model_bytes, info=info)
+    return replace(candidate, info=candidate.info.published_as(candidate.info.sha256))
 
 
 def _window_frames(
@@ -128,9 +126,7 @@ def train(
         estimator=choice.estimator,
         params=choice.hyperparameters or {},
     )
-    # Written every day and rarely read, the judged model's working file is not compressed: a
-    # quarter of the CPU of a compressed dump. What is published is compressed (publishable).
-    model_bytes = model_to_bytes(model.pipeline, compress=False)
+    model_bytes = model_to_bytes(model.pipeline)
     info = ModelInfo.of(
         model,
         sha256(model_bytes),

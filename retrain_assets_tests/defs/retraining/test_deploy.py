@@ -17,9 +17,9 @@ def test_without_refit_the_judged_model_itself_is_published(
     assert result.success
     model = materializations(result, "trained_model")["2026-03-01"]
     card = service.registry.card("0.1.0")
-    # The same model, in its compressed published file: the card names the judged file too.
+    # The judged model's own file is published: the card names it as what the gate judged.
     assert card["gate_model_sha256"] == model["artifact_sha256"] and card["refit"] is False
-    assert card["sha256"] == service.registry.current().sha256 != model["artifact_sha256"]
+    assert card["sha256"] == service.registry.current().sha256 == model["artifact_sha256"]
     assert card["fit_rows"] == model["fit_rows"]
 
 

@@ -98,10 +98,11 @@ def test_train_stores_the_judged_model_and_publishable_refits_it(tmp_path: Path)
     assert stored == candidate.model_bytes
     assert info["sha256"] == candidate.info.sha256 == sha256(candidate.model_bytes)
     assert len(holdout) == metadata["holdout_rows"]
-    # Once the gate passed: the same recipe on every row, in a compressed file.
+    # Once the gate passed: the same recipe on every row, in its own file.
     refitted = publishable(candidate, "target", refit_window=True)
     assert refitted.model.refit and refitted.model.fit_rows == metadata["rows"]
     assert refitted.info.sha256 == sha256(refitted.model_bytes) != candidate.info.sha256
     judged = publishable(candidate, "target", refit_window=False)
     assert judged.model is candidate.model and not judged.model.refit
-    assert len(judged.model_bytes) < len(candidate.model_bytes)  # deflated for the registry
+    assert judged.model_bytes == candidate.model_bytes  # its own file, published as it is
+    assert judged.info.sha256 == judged.info.gate_model_sha256 == candidate.info.sha256
