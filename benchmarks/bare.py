@@ -37,7 +37,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from retrain_assets.ml.fit import build_pipeline
+from retrain_assets.ml.fit import build_pipeline, refit_params
 from retrain_assets.settings import load_settings
 
 # The service's defaults, as the pipeline runs them: a passing day (threshold) is refitted.
@@ -93,7 +93,7 @@ def retrain_day(
 
     if metrics["accuracy"] >= ACCURACY_THRESHOLD:
         # What goes live is the same recipe fitted on the whole window (RETRAIN_REFIT).
-        model = build_pipeline(estimator, params)
+        model = build_pipeline(estimator, refit_params(model[-1], params))
         model.fit(frame[features].to_numpy(), frame[target].to_numpy())
     out_dir.mkdir(parents=True, exist_ok=True)
     sio.dump(model, out_dir / f"{day}.skops")

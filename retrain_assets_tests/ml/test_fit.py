@@ -66,6 +66,26 @@ def test_refit_learns_every_row_of_the_window_with_the_same_recipe() -> None:
     assert (refitted.estimator, refitted.params) == (judged.estimator, judged.params)
 
 
+def test_refit_of_an_early_stopped_boosting_trains_its_rounds_on_every_row() -> None:
+    # Early stopping sets aside 10 % of the rows at random to decide when to stop. The judged
+    # fit chose the number of rounds; the refit trains that many on the whole window.
+    window = window_of({f"2026-03-0{i}": day_rows(i, n=150) for i in range(1, 8)})
+    recipe = {"early_stopping": True, "n_iter_no_change": 3, "max_iter": 500}
+    judged, _ = fit(window, estimator="hist_gradient_boosting", params=recipe)
+    rounds = judged.pipeline[-1].n_iter_
+    assert judged.pipeline[-1].do_early_stopping_ and rounds < 500
+
+    refitted = training.refit(judged, window, "target")
+
+    booster = refitted.pipeline[-1]
+    assert (booster.max_iter, booster.early_stopping, booster.n_iter_) == (rounds, False, rounds)
+    reference = build_pipeline(
+        "hist_gradient_boosting", {**recipe, "max_iter": rounds, "early_stopping": False}
+    ).fit(window.frame[["a", "b"]].to_numpy(), window.frame["target"].to_numpy())
+    assert model_to_bytes(refitted.pipeline) == model_to_bytes(reference)
+    assert refitted.params == judged.params  # the card keeps the recipe the user chose
+
+
 def test_split_inside_a_day_reports_days_in_time_order() -> None:
     frames = {
         f"2026-03-0{i}": day_rows(i, n=n)
