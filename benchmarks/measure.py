@@ -172,7 +172,7 @@ def machine() -> dict[str, object]:
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     versions = {
         name: metadata.version(name)
-        for name in ("dagster", "pandas", "numpy", "scikit-learn", "pyarrow", "skops")
+        for name in ("dagster", "pandas", "numpy", "scikit-learn", "pyarrow", "skops", "isal")
     }
     return {
         "cpu": cpu,

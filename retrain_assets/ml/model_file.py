@@ -68,6 +68,7 @@ class _FixedTimeZipFile(zipfile.ZipFile):
         # zipfile takes its compressor from zlib; this is its one place to swap it (3.11-3.13)
         writer = super()._open_to_write(zinfo, force_zip64)
         if zinfo.compress_type == zipfile.ZIP_DEFLATED:
+            assert hasattr(writer, "_compressor"), "zipfile's writer changed: see _open_to_write"
             writer._compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, -15)
         return writer
 
@@ -82,7 +83,7 @@ def model_to_bytes(pipeline: Pipeline) -> bytes:
     fifteen times the CPU for ~20 % more.
     """
     buffer = io.BytesIO()
-    with _FixedTimeZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with _FixedTimeZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         context = _OrderedSaveContext(zip_file=zf)
         state = get_state(pipeline, context)
         context.clear_memo()

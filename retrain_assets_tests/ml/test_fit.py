@@ -86,6 +86,22 @@ def test_refit_of_an_early_stopped_boosting_trains_its_rounds_on_every_row() -> 
     assert refitted.params == judged.params  # the card keeps the recipe the user chose
 
 
+def test_refit_of_a_boosting_never_turns_early_stopping_on_for_the_larger_window() -> None:
+    # 'auto' early stopping starts above 10,000 rows: the judged fit (9,600 rows) ran without
+    # it, the whole window (12,000) would set aside 10 % of its rows. The refit learns them all.
+    window = window_of({f"2026-03-0{i}": day_rows(i, n=1_500) for i in range(1, 9)})
+    judged, _ = fit(window, estimator="hist_gradient_boosting", params={"max_iter": 15})
+    assert not judged.pipeline[-1].do_early_stopping_
+
+    refitted = training.refit(judged, window, "target")
+
+    assert not refitted.pipeline[-1].do_early_stopping_
+    reference = build_pipeline(
+        "hist_gradient_boosting", {"max_iter": 15, "early_stopping": False}
+    ).fit(window.frame[["a", "b"]].to_numpy(), window.frame["target"].to_numpy())
+    assert model_to_bytes(refitted.pipeline) == model_to_bytes(reference)
+
+
 def test_split_inside_a_day_reports_days_in_time_order() -> None:
     frames = {
         f"2026-03-0{i}": day_rows(i, n=n)
