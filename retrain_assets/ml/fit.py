@@ -152,8 +152,8 @@ def refit_params(judged: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     as many rounds as the judged fit did, on every row, with early stopping off.
 
     Left on, early stopping sets aside another 10 % of the window at random to decide when to
-    stop: the published model would not learn from every row, and the split copies the window
-    (about 160 MB of the scale benchmark's 490 MB peak above the libraries). Off whether or not
+    stop: the published model would not learn from every row, and the split copies the
+    window. Off whether or not
     the judged fit stopped early: 'auto' turns it on above 10,000 rows, which the whole window
     can pass when its older 80 % did not.
     """
