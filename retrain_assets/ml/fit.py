@@ -153,9 +153,8 @@ def refit_params(judged: Any, params: Mapping[str, Any]) -> dict[str, Any]:
 
     Left on, early stopping sets aside another 10 % of the window at random to decide when to
     stop: the published model would not learn from every row, and the split copies the
-    window. Off whether or not
-    the judged fit stopped early: 'auto' turns it on above 10,000 rows, which the whole window
-    can pass when its older 80 % did not.
+    window. Off whether or not the judged fit stopped early: 'auto' turns it on above 10,000
+    rows, which the whole window can pass when its older 80 % did not.
     """
     chosen = dict(params)
     if isinstance(judged, HistGradientBoostingClassifier):

@@ -68,7 +68,8 @@ class _FixedTimeZipFile(zipfile.ZipFile):
         # zipfile takes its compressor from zlib; this is its one place to swap it (3.11-3.13)
         writer = super()._open_to_write(zinfo, force_zip64)
         if zinfo.compress_type == zipfile.ZIP_DEFLATED:
-            assert hasattr(writer, "_compressor"), "zipfile's writer changed: see _open_to_write"
+            if not hasattr(writer, "_compressor"):
+                raise RuntimeError("zipfile's writer has no _compressor: see _open_to_write")
             writer._compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, -15)
         return writer
 
