@@ -37,7 +37,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from retrain_assets.ml.fit import build_pipeline, refit_params
+from retrain_assets.ml.fit import build_pipeline, fit_pipeline, refit_params
 from retrain_assets.settings import load_settings
 
 # The service's defaults, as the pipeline runs them: a passing day (threshold) is refitted.
@@ -69,7 +69,7 @@ def retrain_day(
     n_holdout = max(1, math.ceil(len(frame) * HOLDOUT_FRACTION))
     fit, holdout = frame.iloc[: len(frame) - n_holdout], frame.iloc[len(frame) - n_holdout :]
     model = build_pipeline(estimator, params)
-    model.fit(fit[features].to_numpy(), fit[target].to_numpy())
+    fit_pipeline(model, fit[features].to_numpy(), fit[target].to_numpy())
 
     x, y = holdout[features].to_numpy(), holdout[target].to_numpy()
     predicted = model.predict(x)
@@ -94,7 +94,7 @@ def retrain_day(
     if metrics["accuracy"] >= ACCURACY_THRESHOLD:
         # What goes live is the same recipe fitted on the whole window (RETRAIN_REFIT).
         model = build_pipeline(estimator, refit_params(model[-1], params))
-        model.fit(frame[features].to_numpy(), frame[target].to_numpy())
+        fit_pipeline(model, frame[features].to_numpy(), frame[target].to_numpy())
     out_dir.mkdir(parents=True, exist_ok=True)
     sio.dump(model, out_dir / f"{day}.skops")
     return {"day": day, "rows": len(frame), "features": len(features), **metrics}

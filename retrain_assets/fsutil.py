@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import platform
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 
 def fsync_dir(path: Path) -> None:
@@ -71,17 +74,49 @@ def release_arrow_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
+def release_heap_memory() -> None:
+    """Give the C heap's freed pages back to the OS (glibc only; elsewhere a no-op).
+
+    A fit's working arrays (a boosting's bins, gradients and row indices: about 70 MB on 1M
+    rows) are freed into glibc's heap, which keeps them resident: they would add to the next
+    step's peak (the holdout's Parquet file, the refit) without being used again.
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _glibc() -> ctypes.CDLL | None:
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+_LIBC = _glibc()
+
+
 def read_parquet(path: Path) -> pd.DataFrame:
     frame = pd.read_parquet(path)
     release_arrow_memory()
     return frame
 
 
+# Rows converted to Arrow and encoded at a time: to_parquet converts a whole frame, then
+# buffers its encoded row group, about twice the frame (77 MB for a 1M-row window's holdout).
+PARQUET_CHUNK_ROWS = 65_536
+
+
 def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
-    """Write a frame as Parquet, atomically."""
+    """Write a frame as Parquet, atomically, a slice of rows at a time (one row group each)."""
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
 
     def write(tmp: Path) -> None:
-        frame.to_parquet(tmp, index=False)
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for start in range(0, max(len(frame), 1), PARQUET_CHUNK_ROWS):
+                chunk = frame.iloc[start : start + PARQUET_CHUNK_ROWS]
+                writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
 
     write_atomic(path, write)
     release_arrow_memory()

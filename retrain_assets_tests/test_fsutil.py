@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from retrain_assets import fsutil
@@ -91,3 +92,29 @@ def test_write_atomic_fsyncs_the_file_and_the_directory(
     assert len(synced) == 2
     assert Path(synced[0]).parent == tmp_path and Path(synced[0]).name.startswith(".f.json.")
     assert synced[1] == str(tmp_path)
+
+
+def test_parquet_written_in_slices_reads_back_as_the_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A frame larger than one slice: every slice is a row group, and the file reads back as
+    # the frame, with its dtypes (a categorical day column, string labels); an empty frame as
+    # pandas' own writer gives it back (an empty file keeps no categories).
+    monkeypatch.setattr(fsutil, "PARQUET_CHUNK_ROWS", 4)
+    frame = pd.DataFrame(
+        {
+            "a": [0.5, None, 2.0, 3.25, 4.0, 5.0, 6.0, 7.5, 8.0, 9.0],
+            "label": ["x", "y"] * 5,
+            "n": range(10),
+            "day": pd.Categorical(["d1"] * 6 + ["d2"] * 4, categories=["d1", "d2", "d3"]),
+        }
+    )
+    path = fsutil.write_parquet(frame.iloc[3:].reset_index(drop=True), tmp_path / "f.parquet")
+    assert pq.ParquetFile(path).num_row_groups == 2
+    pd.testing.assert_frame_equal(fsutil.read_parquet(path), frame.iloc[3:].reset_index(drop=True))
+
+    empty = fsutil.write_parquet(frame.iloc[:0], tmp_path / "empty.parquet")
+    frame.iloc[:0].to_parquet(tmp_path / "pandas.parquet", index=False)
+    pd.testing.assert_frame_equal(
+        fsutil.read_parquet(empty), pd.read_parquet(tmp_path / "pandas.parquet")
+    )

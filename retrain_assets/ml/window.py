@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from retrain_assets.data.validation import TIMESTAMP_COLUMN, DataValidationError, shown
+from retrain_assets.fsutil import release_arrow_memory
 
 DAY_COLUMN = "__day"
 
@@ -65,7 +66,8 @@ def assemble_window(
 
     The features land in one float64 matrix that fitting slices without another copy (the
     frame's feature block is a view of it). With `consume`, each day is dropped from
-    `frames` as soon as it is copied, so a window never needs twice its size in memory.
+    `frames` and its memory returned as soon as it is copied, so a window never needs twice
+    its size in memory.
     """
     days = [d for d in expected_days if d in frames]
     missing = [d for d in expected_days if d not in frames]
@@ -91,8 +93,10 @@ def assemble_window(
             for day in left_out:
                 frames.pop(day, None)
     lengths = [len(frames[day]) for day in days]
-    # Column-major: each feature is contiguous, as pandas stores a block and trees scan it.
-    matrix = np.empty((sum(lengths), len(features)), dtype="float64", order="F")
+    # Row-major: a slice of rows (the holdout, a boosting's validation rows) is a contiguous
+    # view, and a boosting's binning subsamples rows with np.take, which first copies a
+    # column-major matrix whole (160 MB on 1M x 20). Forests fit no slower on it.
+    matrix = np.empty((sum(lengths), len(features)), dtype="float64", order="C")
     targets = []
     first_seen: dict[str, str] = {}  # each label's spelling -> the first day it appears
     offset = 0
@@ -107,6 +111,10 @@ def assemble_window(
             first_seen.setdefault(str(label), day)
         offset += length
         del frame
+        if consume:
+            # A day read from Parquet lives in Arrow's pool, which keeps freed pages: returned
+            # day by day, the days and the window never sit in memory whole at once.
+            release_arrow_memory()
     _check_spelling_across_days(first_seen, days)
     window = pd.DataFrame(matrix, columns=features, copy=False)
     window[target] = pd.concat(targets, ignore_index=True)[target]

@@ -5,6 +5,8 @@ Too few rows, one class, an unknown estimator or hyperparameter.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -67,8 +69,8 @@ def test_refit_learns_every_row_of_the_window_with_the_same_recipe() -> None:
 
 
 def test_refit_of_an_early_stopped_boosting_trains_its_rounds_on_every_row() -> None:
-    # Early stopping sets aside 10 % of the rows at random to decide when to stop. The judged
-    # fit chose the number of rounds; the refit trains that many on the whole window.
+    # Early stopping sets aside the newest 10 % of the fit rows to decide when to stop. The
+    # judged fit chose the number of rounds; the refit trains that many on the whole window.
     window = window_of({f"2026-03-0{i}": day_rows(i, n=150) for i in range(1, 8)})
     recipe = {"early_stopping": True, "n_iter_no_change": 3, "max_iter": 500}
     judged, _ = fit(window, estimator="hist_gradient_boosting", params=recipe)
@@ -84,6 +86,51 @@ def test_refit_of_an_early_stopped_boosting_trains_its_rounds_on_every_row() -> 
     ).fit(window.frame[["a", "b"]].to_numpy(), window.frame["target"].to_numpy())
     assert model_to_bytes(refitted.pipeline) == model_to_bytes(reference)
     assert refitted.params == judged.params  # the card keeps the recipe the user chose
+
+
+def test_an_early_stopping_boosting_is_validated_on_its_newest_rows() -> None:
+    # The newest tenth of the fit rows decides when to stop, and is not trained on: the model is
+    # the one scikit-learn fits when given exactly those rows as its validation set.
+    window = window_of({f"2026-03-0{i}": day_rows(i, n=150) for i in range(1, 8)})
+    recipe = {"early_stopping": True, "n_iter_no_change": 3, "max_iter": 500}
+    judged, _ = fit(window, estimator="hist_gradient_boosting", params=recipe)
+
+    older = window.frame.iloc[: judged.fit_rows]
+    x, y = older[["a", "b"]].to_numpy(), older["target"].to_numpy()
+    cut = judged.fit_rows - math.ceil(judged.fit_rows * 0.1)
+    reference = build_pipeline("hist_gradient_boosting", recipe).fit(
+        x[:cut], y[:cut], model__X_val=x[cut:], model__y_val=y[cut:]
+    )
+    assert model_to_bytes(judged.pipeline) == model_to_bytes(reference)
+    # The check has teeth: scikit-learn's own random split gives another model.
+    assert model_to_bytes(judged.pipeline) != model_to_bytes(
+        build_pipeline("hist_gradient_boosting", recipe).fit(x, y)
+    )
+
+
+def test_auto_early_stopping_keeps_stopping_when_the_validation_rows_leave_the_count() -> None:
+    # 'auto' stops early above 10,000 rows. Of 10,400 fit rows, 9,360 are trained on once the
+    # newest tenth validates: stopping must stay on, or that tenth would be set aside for nothing.
+    x = np.random.default_rng(0).normal(size=(10_400, 2))
+    y = (x[:, 0] > 0).astype("int64")
+    booster = training.fit_pipeline(
+        build_pipeline("hist_gradient_boosting", {"max_iter": 5}), x, y
+    )[-1]
+    assert booster.do_early_stopping_
+    assert booster.n_features_in_ == 2 and booster._use_validation_data
+
+
+def test_a_label_only_the_newest_rows_hold_falls_back_to_the_random_split() -> None:
+    # Validating on the newest rows would hide their new label from the fit (scikit-learn
+    # refuses such a validation set): the boosting then draws its own stratified split.
+    x = np.random.default_rng(1).normal(size=(2_000, 2))
+    y = np.where(x[:, 0] > 0, "yes", "no").astype(object)
+    y[-20:] = "maybe"
+    recipe = {"early_stopping": True, "max_iter": 5}
+    fitted = training.fit_pipeline(build_pipeline("hist_gradient_boosting", recipe), x, y)
+    assert list(fitted.classes_) == ["maybe", "no", "yes"]
+    reference = build_pipeline("hist_gradient_boosting", recipe).fit(x, y)
+    assert model_to_bytes(fitted) == model_to_bytes(reference)
 
 
 def test_refit_of_a_boosting_never_turns_early_stopping_on_for_the_larger_window() -> None:

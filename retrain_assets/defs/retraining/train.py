@@ -12,7 +12,6 @@ from retrain_assets.data.sources import DataSource
 from retrain_assets.data.validation import DataValidationError, NoDataError
 from retrain_assets.defs.partitions import window_of
 from retrain_assets.defs.retraining.ingest import GROUP, raw_dataset
-from retrain_assets.fsutil import release_arrow_memory
 from retrain_assets.ml.fit import DEFAULT_ESTIMATOR, TrainedModel, fit_window, refit
 from retrain_assets.ml.info import ModelInfo
 from retrain_assets.ml.model_file import code_version, model_to_bytes, sha256
@@ -115,7 +114,6 @@ def train(
     days = window_of(day)
     origins = _window_frames(days, frames, store, source, log)
     window = assemble_window(frames, origins, days, target, consume=True)
-    release_arrow_memory()  # the consumed days' Arrow-backed memory
     for reason in window.days_left_out.values():
         log(f"left out of the window: {reason}")
     model, holdout = fit_window(
