@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -150,35 +151,61 @@ def refit(model: TrainedModel, window: Window, target: str) -> TrainedModel:
 
 
 def fit_pipeline(pipeline: Pipeline, x: np.ndarray, y: np.ndarray) -> Pipeline:
-    """Fit; a gradient boosting that stops early is validated on the newest of its rows.
+    """Fit, copying the window only where the estimator has to.
 
-    Its own early stopping draws a random tenth of the rows for validation and copies them
-    all to do so (160 MB more on a 1M x 20 window, the peak of a large fit). The newest tenth
-    stands for tomorrow better than a random one, and a slice of rows is a view, not a copy.
+    A forest fits on a column-major float32 copy of x, which its trees scan by column and which
+    scikit-learn would make anyway. A gradient boosting that stops early is validated on the
+    newest tenth of its rows: its own split draws a random tenth and copies every row to do so
+    (160 MB more on a 1M x 20 window, the peak of a large fit), while the newest rows stand for
+    tomorrow better and a slice of them is a view.
     """
-    booster = pipeline[-1]
-    cut = _validation_start(booster, len(x)) if len(pipeline.steps) == 1 else None
-    if cut is None or not set(pd.unique(y[cut:])) <= set(pd.unique(y[:cut])):
-        pipeline.fit(x, y)  # no early stopping, or a label only the newest rows hold
+    name, estimator = pipeline.steps[-1]
+    alone = len(pipeline.steps) == 1  # no imputer in front, which would transform x first
+    if alone and isinstance(estimator, RandomForestClassifier):
+        x = np.asfortranarray(x, dtype=np.float32)
+    cut = _validation_start(estimator, y) if alone else None
+    if cut is None:
+        pipeline.fit(x, y)
     else:
+        chosen = estimator.early_stopping
         # 'auto' would decide on the rows left for training, which may fall below its 10,000.
-        booster.set_params(early_stopping=True)
-        pipeline.fit(x[:cut], y[:cut], model__X_val=x[cut:], model__y_val=y[cut:])
+        estimator.set_params(early_stopping=True)
+        try:
+            pipeline.fit(x[:cut], y[:cut], **{f"{name}__X_val": x[cut:], f"{name}__y_val": y[cut:]})
+        finally:
+            estimator.set_params(early_stopping=chosen)  # the model file keeps the recipe
     release_heap_memory()
     return pipeline
 
 
-def _validation_start(booster: Any, rows: int) -> int | None:
-    """The row where a boosting's early-stopping validation begins, None if it has none."""
-    if not isinstance(booster, HistGradientBoostingClassifier):
+def _validation_start(estimator: Any, y: np.ndarray) -> int | None:
+    """The row where a boosting's early-stopping validation begins, or None to leave the
+    split to scikit-learn (or to no split at all)."""
+    if not isinstance(estimator, HistGradientBoostingClassifier):
         return None
-    stopping, fraction = booster.early_stopping, booster.validation_fraction
+    if estimator.class_weight is not None:
+        return None  # scikit-learn weighs its validation rows by class too
+    stopping, fraction, rows = estimator.early_stopping, estimator.validation_fraction, len(y)
     # The rules of HistGradientBoostingClassifier.fit: 'auto' stops early above 10,000 rows;
-    # validation_fraction is a share of the rows or (an integer) a number of them.
-    if not (stopping is True or (stopping == "auto" and rows > 10_000)) or fraction is None:
+    # validation_fraction is a share of the rows or (an integer) a number of them. Any other
+    # value is left for scikit-learn to refuse with its own message.
+    if isinstance(stopping, str):
+        stops = stopping == "auto" and rows > 10_000
+    else:
+        stops = isinstance(stopping, bool | np.bool_) and bool(stopping)
+    if not stops or isinstance(fraction, bool | np.bool_):
         return None
-    held = math.ceil(rows * fraction) if isinstance(fraction, float) else int(fraction)
-    return rows - held if 0 < held < rows else None
+    if isinstance(fraction, numbers.Integral):
+        cut = rows - int(fraction)
+    elif isinstance(fraction, numbers.Real):
+        cut = rows - math.ceil(rows * fraction)
+    else:
+        return None
+    # scikit-learn's stratified split gives every class validation rows, and refuses a
+    # validation label the fit never saw: the newest rows must hold exactly the fit's labels.
+    if not 0 < cut < rows or set(pd.unique(y[cut:])) != set(pd.unique(y[:cut])):
+        return None
+    return cut
 
 
 def refit_params(judged: Any, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from retrain_assets.ml import fit as training
 from retrain_assets.ml.fit import build_pipeline
 from retrain_assets.ml.model_file import model_to_bytes
 from retrain_assets.ml.window import DAY_COLUMN, TrainingError, assemble_window
-from retrain_assets_tests.support.training_rows import day_rows, fit, window_of
+from retrain_assets_tests.support.training_rows import FAST, day_rows, fit, window_of
 
 
 def test_holdout_rows_are_never_used_for_fitting() -> None:
@@ -117,20 +117,39 @@ def test_auto_early_stopping_keeps_stopping_when_the_validation_rows_leave_the_c
         build_pipeline("hist_gradient_boosting", {"max_iter": 5}), x, y
     )[-1]
     assert booster.do_early_stopping_
-    assert booster.n_features_in_ == 2 and booster._use_validation_data
+    assert booster.early_stopping == "auto"  # the model file keeps the recipe that was chosen
 
 
-def test_a_label_only_the_newest_rows_hold_falls_back_to_the_random_split() -> None:
-    # Validating on the newest rows would hide their new label from the fit (scikit-learn
-    # refuses such a validation set): the boosting then draws its own stratified split.
+@pytest.mark.parametrize(
+    ("newest", "recipe"),
+    [
+        ("maybe", {}),  # a label only the newest rows hold: the fit would never see it
+        ("no", {}),  # the newest rows lack a label: some scorers cannot judge them
+        (None, {"class_weight": "balanced"}),  # the validation rows must be weighed too
+    ],
+)
+def test_the_boosting_splits_itself_when_the_newest_rows_cannot_validate(
+    newest: str | None, recipe: dict
+) -> None:
     x = np.random.default_rng(1).normal(size=(2_000, 2))
     y = np.where(x[:, 0] > 0, "yes", "no").astype(object)
-    y[-20:] = "maybe"
-    recipe = {"early_stopping": True, "max_iter": 5}
+    if newest:
+        y[-200:] = newest
+    recipe = {"early_stopping": True, "max_iter": 5, **recipe}
     fitted = training.fit_pipeline(build_pipeline("hist_gradient_boosting", recipe), x, y)
-    assert list(fitted.classes_) == ["maybe", "no", "yes"]
     reference = build_pipeline("hist_gradient_boosting", recipe).fit(x, y)
     assert model_to_bytes(fitted) == model_to_bytes(reference)
+
+
+def test_a_forest_fits_the_same_model_on_either_memory_layout() -> None:
+    x = np.random.default_rng(2).normal(size=(3_000, 4))
+    y = (x[:, 0] + x[:, 1] > 0).astype("int64")
+    models = [
+        training.fit_pipeline(build_pipeline("random_forest", FAST), np.asarray(x, order=o), y)
+        for o in "CF"
+    ]
+    plain = build_pipeline("random_forest", FAST).fit(np.asfortranarray(x), y)
+    assert model_to_bytes(models[0]) == model_to_bytes(models[1]) == model_to_bytes(plain)
 
 
 def test_refit_of_a_boosting_never_turns_early_stopping_on_for_the_larger_window() -> None:
