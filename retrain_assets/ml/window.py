@@ -95,7 +95,8 @@ def assemble_window(
     lengths = [len(frames[day]) for day in days]
     # Row-major: a slice of rows (the holdout, a boosting's validation rows) is a contiguous
     # view, and a boosting's binning subsamples rows with np.take, which first copies a
-    # column-major matrix whole (160 MB on 1M x 20). Forests fit no slower on it.
+    # column-major matrix whole (160 MB on 1M x 20). Forests get the column-major float32
+    # copy they fit on from fit_pipeline, as scikit-learn would make it.
     matrix = np.empty((sum(lengths), len(features)), dtype="float64", order="C")
     targets = []
     first_seen: dict[str, str] = {}  # each label's spelling -> the first day it appears
